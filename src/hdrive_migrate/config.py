@@ -1,0 +1,468 @@
+"""The workspace settings file, hdrive.toml: written for people to edit, read strictly.
+
+Secrets never live in the file: the client secret comes from HDRIVE_CLIENT_SECRET and the
+certificate password from HDRIVE_CERTIFICATE_PASSWORD, read only when connecting.
+"""
+
+import difflib
+import ipaddress
+import json
+import re
+import tomllib
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from urllib.parse import SplitResult, urlsplit, urlunsplit
+
+from hdrive_migrate.errors import ConfigError
+
+CONFIG_NAME = "hdrive.toml"
+CLIENT_SECRET_ENV = "HDRIVE_CLIENT_SECRET"
+CERTIFICATE_PASSWORD_ENV = "HDRIVE_CERTIFICATE_PASSWORD"
+DEFAULT_TARGET_FOLDER = "H Drive"
+DEFAULT_API_PATH = "/v1.0"
+
+
+class Auth(StrEnum):
+    """How hdrive-migrate proves who it is to Graph."""
+
+    LOCAL = "local"
+    CERTIFICATE = "certificate"
+    SECRET = "secret"
+    MANAGED_IDENTITY = "managed-identity"
+
+
+@dataclass(frozen=True)
+class GraphSettings:
+    """Where Graph is and how to authenticate; `url` is the service root without a trailing
+    slash, e.g. https://graph.microsoft.com/v1.0."""
+
+    url: str
+    auth: Auth
+    tenant_id: str | None = None
+    client_id: str | None = None
+    certificate_path: Path | None = None
+    organisation: str | None = None  # required for real tenants; see REQUIRED_FOR_AUTH
+
+
+@dataclass(frozen=True)
+class Config:
+    """The validated contents of hdrive.toml."""
+
+    source_root: str
+    graph: GraphSettings
+    target_folder: str = DEFAULT_TARGET_FOLDER
+
+
+SCHEMA: dict[str, tuple[str, ...]] = {
+    "source": ("root",),
+    "graph": ("url", "auth", "tenant_id", "client_id", "certificate_path", "organisation"),
+    "target": ("folder",),
+}
+
+# Keys each auth method cannot work without; organisation is required for real tenants because
+# Microsoft prioritises traffic whose User-Agent names the organisation.
+REQUIRED_FOR_AUTH: dict[Auth, tuple[str, ...]] = {
+    Auth.LOCAL: (),
+    Auth.CERTIFICATE: ("tenant_id", "client_id", "certificate_path", "organisation"),
+    Auth.SECRET: ("tenant_id", "client_id", "organisation"),
+    Auth.MANAGED_IDENTITY: ("organisation",),
+}
+
+# The only hosts kiota's token provider will send a token to over plain http.
+SDK_PLAIN_HTTP_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+_GUID = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
+_DOMAIN = re.compile(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
+_FOLDER_FORBIDDEN = set('"*:<>?/\\|')
+_TOML_LINE = re.compile(r"at line (\d+), column \d+")
+_HEADER = re.compile(r"\s*\[\s*([^\]\s]+)\s*\]")
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for localhost and loopback addresses (127.0.0.0/8, ::1), with or without brackets."""
+    host = host.strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def load_config(workspace_dir: Path) -> Config:
+    """Read and validate WORKSPACE_DIR/hdrive.toml; every mistake raises ConfigError naming the
+    file, the line where it can tell, and the fix."""
+    path = Path(workspace_dir) / CONFIG_NAME
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"no {CONFIG_NAME} in {workspace_dir}",
+            fix="run `hdrive-migrate init DIR ...` first, or point --workspace/-w "
+            "(or HDRIVE_WORKSPACE) at an existing workspace",
+            where=str(path),
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"cannot read {CONFIG_NAME}: {exc}",
+            fix="make it a readable UTF-8 text file",
+            where=str(path),
+        ) from exc
+    return parse_config(text, path)
+
+
+def write_config(path: Path, settings: Config) -> Config:
+    """Validate SETTINGS as load_config would, then write them to PATH as a commented file.
+
+    Never overwrites: an existing file raises ConfigError. Returns the validated Config (the URL
+    normalised), which is exactly what load_config will read back.
+    """
+    config = parse_config(render_config(settings), path)
+    try:
+        with path.open("x", encoding="utf-8") as file:
+            file.write(render_config(config))
+    except FileExistsError:
+        raise ConfigError(
+            f"{path.name} already exists",
+            fix=f"edit {path} directly, or choose a new workspace directory",
+            where=str(path),
+        ) from None
+    return config
+
+
+def parse_config(text: str, path: Path) -> Config:
+    """Validate the TOML TEXT of the file at PATH (used for messages and relative paths)."""
+    locate = _Locator(path, text)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise _syntax_error(exc, path) from exc
+    _check_shape(data, locate)
+    source, graph, target = (data.get(section, {}) for section in SCHEMA)
+    return Config(
+        source_root=_source_root(source, locate),
+        graph=_graph_settings(graph, locate, path.parent),
+        target_folder=_target_folder(target, locate),
+    )
+
+
+def render_config(config: Config) -> str:
+    """hdrive.toml text for CONFIG, each key explained; unset optional keys are commented out."""
+    graph = config.graph
+    cert = str(graph.certificate_path) if graph.certificate_path else None
+    return "\n".join(
+        [
+            "# hdrive-migrate workspace settings. Edit freely, then run `hdrive-migrate tenant "
+            "check`.",
+            f'# Secrets never go here: set {CLIENT_SECRET_ENV} (auth = "secret") or '
+            f"{CERTIFICATE_PASSWORD_ENV}",
+            "# (a password-protected certificate) in the environment instead.",
+            "",
+            "[source]",
+            "# Where the H: drives live: a local or mounted path, \\\\server\\share\\path or",
+            "# smb://server[:port]/share/path.",
+            _line("root", config.source_root),
+            "",
+            "[graph]",
+            "# Graph service root: https://graph.microsoft.com/v1.0 for Microsoft 365,",
+            "# http://127.0.0.1:PORT/v1.0 for a local tenant (`hdrive-migrate tenant serve`).",
+            _line("url", graph.url),
+            "# local (local tenant only), certificate (preferred), secret or managed-identity.",
+            _line("auth", str(graph.auth)),
+            "# Directory (tenant) id or primary domain; certificate and secret auth.",
+            _line("tenant_id", graph.tenant_id),
+            "# Application (client) id of the app registration; with managed-identity, the",
+            "# client id of a user-assigned identity (leave out for the system-assigned one).",
+            _line("client_id", graph.client_id),
+            "# PEM or PKCS#12 file holding the certificate and its private key; relative paths",
+            "# start at this directory.",
+            _line("certificate_path", cert),
+            "# Your organisation, sent in the User-Agent: Microsoft prioritises decorated traffic.",
+            _line("organisation", graph.organisation),
+            "",
+            "[target]",
+            "# Folder created in each user's OneDrive to hold their H: drive.",
+            _line("folder", config.target_folder),
+            "",
+        ]
+    )
+
+
+def _line(key: str, value: str | None) -> str:
+    if value is None:
+        return f'# {key} = ""'
+    return f"{key} = {_toml_string(value)}"
+
+
+def _toml_string(value: str) -> str:
+    """A TOML string for VALUE: a literal string when possible, so Windows paths stay readable."""
+    if "'" not in value and not any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        return f"'{value}'"
+    # JSON string escapes are a subset of TOML basic-string escapes, except DEL.
+    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+class _Locator:
+    """Turns a section and key into `file:line` by scanning the text, since tomllib keeps no
+    positions, and builds the ConfigError for a mistake there."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.lines = text.splitlines()
+
+    def error(self, section: str | None, key: str | None, what: str, fix: str) -> ConfigError:
+        """A ConfigError at KEY in [SECTION] (SECTION None: before any header; KEY None: the
+        header itself, or the whole file when the line is not found)."""
+        line = self._find(section, key) or self._find(section, None)
+        where = f"{self.path}:{line}" if line else str(self.path)
+        setting = f"{section}.{key}" if section and key else None
+        return ConfigError(what, fix=fix, where=where, setting=setting)
+
+    def _find(self, section: str | None, key: str | None) -> int | None:
+        current = None
+        key_pattern = re.compile(rf"\s*[\"']?{re.escape(key or '')}[\"']?\s*=")
+        for number, text in enumerate(self.lines, start=1):
+            header = _HEADER.match(text)
+            if header:
+                current = header.group(1).strip("\"'")
+                if key is None and current == section:
+                    return number
+            elif key is not None and current == section and key_pattern.match(text):
+                return number
+        return None
+
+
+def _syntax_error(exc: tomllib.TOMLDecodeError, path: Path) -> ConfigError:
+    message = str(exc)
+    found = _TOML_LINE.search(message)
+    where = f"{path}:{found.group(1)}" if found else str(path)
+    what = _TOML_LINE.sub("", message).replace("()", "").strip()
+    return ConfigError(
+        f"not valid TOML: {what}",
+        fix="correct that line; values need quotes, and Windows paths read best in single "
+        "quotes, e.g. root = '\\\\server\\share\\home'",
+        where=where,
+    )
+
+
+def _check_shape(data: dict, locate: _Locator) -> None:
+    """Every section known and a table; every key known and a string."""
+    for section, table in data.items():
+        if section in SCHEMA and not isinstance(table, dict):
+            raise locate.error(
+                None,
+                section,
+                f"{section} must be a section",
+                f"write it as a [{section}] header followed by its keys",
+            )
+        if section not in SCHEMA and isinstance(table, dict):
+            raise locate.error(
+                section,
+                None,
+                f"unknown section [{section}]",
+                _suggest(f"[{section}]", [f"[{s}]" for s in SCHEMA], "sections"),
+            )
+        if section not in SCHEMA:
+            raise locate.error(
+                None,
+                section,
+                f"unknown key {section} outside any section",
+                f"put it under one of {', '.join(f'[{s}]' for s in SCHEMA)}, or remove it",
+            )
+        for key, value in table.items():
+            _check_key(section, key, value, locate)
+
+
+def _check_key(section: str, key: str, value: object, locate: _Locator) -> None:
+    if key not in SCHEMA[section]:
+        raise locate.error(
+            section,
+            key,
+            f"unknown key [{section}] {key}",
+            _suggest(key, list(SCHEMA[section]), f"keys in [{section}]"),
+        )
+    if not isinstance(value, str):
+        raise locate.error(
+            section,
+            key,
+            f"[{section}] {key} must be a string, not {type(value).__name__}",
+            f'put the value in quotes, e.g. {key} = "..."',
+        )
+
+
+def _suggest(name: str, known: list[str], label: str) -> str:
+    """A fix offering the KNOWN name closest to NAME, then listing them all."""
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+    hint = f"did you mean {close[0]}?" if close else "remove it or correct it;"
+    return f"{hint} Known {label}: {', '.join(known)}"
+
+
+def _required(table: dict, section: str, key: str, locate: _Locator, why: str) -> str:
+    value = table.get(key, "").strip()
+    if not value:
+        raise locate.error(
+            section, key, f"[{section}] {key} is required {why}", f"set {key} under [{section}]"
+        )
+    return value
+
+
+def _optional(table: dict, key: str) -> str | None:
+    return table.get(key, "").strip() or None
+
+
+def _source_root(source: dict, locate: _Locator) -> str:
+    return _required(source, "source", "root", locate, "(where the H: drives are)")
+
+
+def _target_folder(target: dict, locate: _Locator) -> str:
+    folder = target.get("folder", DEFAULT_TARGET_FOLDER)
+    bad = _FOLDER_FORBIDDEN.intersection(folder)
+    if not folder.strip() or folder != folder.strip() or folder.endswith(".") or bad:
+        raise locate.error(
+            "target",
+            "folder",
+            f'[target] folder = "{folder}" is not a name OneDrive accepts',
+            'use one folder name without " * : < > ? / \\ |, surrounding spaces or a '
+            'trailing dot, e.g. folder = "H Drive"',
+        )
+    return folder
+
+
+def _graph_settings(graph: dict, locate: _Locator, workspace_dir: Path) -> GraphSettings:
+    auth = _auth(graph, locate)
+    for key in REQUIRED_FOR_AUTH[auth]:
+        _required(graph, "graph", key, locate, f'for auth = "{auth}"')
+    return GraphSettings(
+        url=_graph_url(graph, auth, locate),
+        auth=auth,
+        tenant_id=_tenant_id(graph, locate),
+        client_id=_client_id(graph, locate),
+        certificate_path=_certificate_path(graph, locate, workspace_dir),
+        organisation=_organisation(graph, locate),
+    )
+
+
+def _auth(graph: dict, locate: _Locator) -> Auth:
+    choices = [str(a) for a in Auth]
+    value = _required(graph, "graph", "auth", locate, f"(one of {', '.join(choices)})")
+    if value in choices:
+        return Auth(value)
+    close = difflib.get_close_matches(value, choices, n=1, cutoff=0.5)
+    raise locate.error(
+        "graph",
+        "auth",
+        f'[graph] auth = "{value}" is not one of {", ".join(choices)}',
+        f'did you mean auth = "{close[0]}"?' if close else "pick one of them",
+    )
+
+
+def _graph_url(graph: dict, auth: Auth, locate: _Locator) -> str:
+    """The service root, normalised: no trailing slash, /v1.0 when the URL has no path."""
+    value = _required(graph, "graph", "url", locate, "(the Graph service root)")
+    parts = urlsplit(value)
+    problem = _url_problem(value, parts, auth)
+    if problem is not None:
+        raise locate.error("graph", "url", *problem)
+    path = parts.path.rstrip("/") or DEFAULT_API_PATH
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def _url_problem(value: str, parts: SplitResult, auth: Auth) -> tuple[str, str] | None:
+    """(what, fix) when URL VALUE cannot serve AUTH, else None."""
+    if not _is_service_root(parts):
+        return (
+            f'[graph] url = "{value}" is not an http(s) service root',
+            'use e.g. url = "https://graph.microsoft.com/v1.0"',
+        )
+    host = parts.hostname.lower()
+    if auth is Auth.LOCAL and not is_loopback_host(host):
+        return (
+            f'[graph] auth = "local" sends a placeholder token, but url host {host} is not '
+            "this machine",
+            "point url at a local tenant (http://127.0.0.1:PORT/v1.0), or choose auth = "
+            '"certificate", "secret" or "managed-identity" for a real tenant',
+        )
+    if auth is not Auth.LOCAL and parts.scheme != "https":
+        return (
+            f'[graph] url = "{value}" is plain http, which would expose the {auth} token',
+            "use an https:// URL",
+        )
+    if parts.scheme == "http" and host not in SDK_PLAIN_HTTP_HOSTS:
+        return (
+            f'[graph] url = "{value}" is plain http to {host}, where the Graph SDK refuses to '
+            "send a token",
+            "use http://127.0.0.1:PORT/v1.0 (or localhost, [::1]) for a local tenant",
+        )
+    return None
+
+
+def _is_service_root(parts: SplitResult) -> bool:
+    """An http(s) URL with a host and a valid port, and no credentials, query or fragment."""
+    try:
+        port_ok = parts.port != 0
+    except ValueError:
+        return False
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and port_ok
+        and parts.username is None
+        and not (parts.query or parts.fragment)
+    )
+
+
+def _tenant_id(graph: dict, locate: _Locator) -> str | None:
+    value = _optional(graph, "tenant_id")
+    if value is not None and not (_GUID.fullmatch(value) or _DOMAIN.fullmatch(value)):
+        raise locate.error(
+            "graph",
+            "tenant_id",
+            f'[graph] tenant_id = "{value}" is neither a GUID nor a domain name',
+            "copy the Directory (tenant) ID from the Entra admin centre, e.g. "
+            '"72f988bf-86f1-41af-91ab-2d7cd011db47", or use the domain, e.g. '
+            '"contoso.onmicrosoft.com"',
+        )
+    return value
+
+
+def _client_id(graph: dict, locate: _Locator) -> str | None:
+    value = _optional(graph, "client_id")
+    if value is not None and not _GUID.fullmatch(value):
+        raise locate.error(
+            "graph",
+            "client_id",
+            f'[graph] client_id = "{value}" is not a GUID',
+            "copy the Application (client) ID of the app registration from the Entra admin centre",
+        )
+    return value
+
+
+def _certificate_path(graph: dict, locate: _Locator, workspace_dir: Path) -> Path | None:
+    value = _optional(graph, "certificate_path")
+    if value is None:
+        return None
+    path = (workspace_dir / Path(value).expanduser()).resolve()
+    if not path.is_file():
+        raise locate.error(
+            "graph",
+            "certificate_path",
+            f'[graph] certificate_path = "{value}" is not a file',
+            "correct the path (relative paths start at the workspace directory) or put the "
+            "PEM/PKCS#12 certificate there",
+        )
+    return path
+
+
+def _organisation(graph: dict, locate: _Locator) -> str | None:
+    value = _optional(graph, "organisation")
+    # It travels in the User-Agent header: printable ASCII, and | separates its fields.
+    if value is not None and not (value.isascii() and value.isprintable() and "|" not in value):
+        raise locate.error(
+            "graph",
+            "organisation",
+            f'[graph] organisation = "{value}" cannot go in a User-Agent header',
+            'use plain ASCII letters, digits, spaces and punctuation other than "|", '
+            'e.g. organisation = "Contoso Ltd"',
+        )
+    return value

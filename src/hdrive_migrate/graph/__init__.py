@@ -1,0 +1,6 @@
+"""Everything that talks to Microsoft Graph; nothing else in hdrive-migrate does.
+
+Submodules: `client` (connections and credentials), `errors` (the one classifier and our
+exception types), `check` (`tenant check`). Importing this package imports no SDK code, so
+commands that do not talk to Graph start fast.
+"""

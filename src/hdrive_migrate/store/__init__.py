@@ -1,0 +1,137 @@
+"""The workspace database, state.db: schema by versioned migrations, and the audit log."""
+
+import getpass
+import json
+import os
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from hdrive_migrate import __version__
+from hdrive_migrate.errors import WorkspaceError
+from hdrive_migrate.store.migrations import MIGRATIONS, Migration
+
+# Keys an event detail must never carry: the audit log is kept for years and read by people.
+_SECRET_WORDS = ("secret", "password", "token", "credential")
+
+
+def open_store(path: Path) -> Database:
+    """Open (creating if need be) the database at PATH in WAL mode with foreign keys enforced,
+    and bring its schema up to date. A database the tool cannot use raises WorkspaceError."""
+    try:
+        db = Database(path)
+    except sqlite3.Error as exc:
+        raise _unusable(path, exc) from exc
+    try:
+        db.enable_wal()
+        db.execute("PRAGMA foreign_keys = ON")
+        migrate(db)
+    except sqlite3.DatabaseError as exc:
+        db.close()
+        raise _unusable(path, exc) from exc
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def migrate(db: Database, migrations: Sequence[Migration] = MIGRATIONS) -> int:
+    """Apply the migrations DB lacks, each with its user_version bump in one transaction, and
+    return the version reached. A database from a newer tool raises WorkspaceError."""
+    _refuse_newer(db, len(migrations))
+    while (version := user_version(db)) < len(migrations):
+        with _write_transaction(db):
+            # Another process may have migrated between our read and taking the write lock.
+            version = user_version(db)
+            if version < len(migrations):
+                migrations[version](db)
+                db.execute(f"PRAGMA user_version = {version + 1}")
+    return version
+
+
+def user_version(db: Database) -> int:
+    """The number of migrations applied to DB."""
+    return db.execute("PRAGMA user_version").fetchone()[0]
+
+
+def record_event(
+    db: Database,
+    action: str,
+    subject: str,
+    detail: dict | None = None,
+    *,
+    actor: str | None = None,
+    at: datetime | None = None,
+) -> int:
+    """Append to the audit log who (ACTOR, default the OS user) did ACTION to SUBJECT when (AT,
+    default now, stored as UTC ISO 8601), with DETAIL as JSON; return the event id.
+
+    DETAIL must hold no secrets: keys naming a secret, password, token or credential raise
+    ValueError.
+    """
+    _refuse_secrets(detail or {})
+    moment = (at or datetime.now(UTC)).astimezone(UTC)
+    row = {
+        "at": moment.isoformat(timespec="milliseconds"),
+        "actor": actor or _os_user(),
+        "action": action,
+        "subject": subject,
+        "detail": json.dumps(detail or {}, sort_keys=True, ensure_ascii=False),
+    }
+    return db["events"].insert(row).last_pk
+
+
+@contextmanager
+def _write_transaction(db: Database) -> Iterator[None]:
+    # IMMEDIATE takes the write lock up front, so two processes cannot both migrate.
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.rollback()
+        raise
+    db.commit()
+
+
+def _refuse_newer(db: Database, known: int) -> None:
+    version = user_version(db)
+    if version > known:
+        path = db.execute("PRAGMA database_list").fetchone()[2]
+        raise WorkspaceError(
+            f"the database has schema version {version}, but hdrive-migrate {__version__} "
+            f"knows versions up to {known}",
+            fix="upgrade hdrive-migrate to the version that last used this workspace",
+            where=path,
+        )
+
+
+def _refuse_secrets(detail: object) -> None:
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            if any(word in str(key).lower() for word in _SECRET_WORDS):
+                raise ValueError(f"event detail key {key!r} looks like a secret")
+            _refuse_secrets(value)
+    elif isinstance(detail, list | tuple):
+        for value in detail:
+            _refuse_secrets(value)
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        # Containers may run as a uid with no passwd entry and no USER variable.
+        return f"uid:{os.getuid()}"
+
+
+def _unusable(path: Path, exc: sqlite3.Error) -> WorkspaceError:
+    return WorkspaceError(
+        f"cannot use the workspace database: {exc}",
+        fix="check the file is the state.db hdrive-migrate created and is writable; "
+        "restore it from backup if it is damaged",
+        where=str(path),
+    )

@@ -19,6 +19,8 @@ from hdrive_migrate.errors import ConfigError
 CONFIG_NAME = "hdrive.toml"
 CLIENT_SECRET_ENV = "HDRIVE_CLIENT_SECRET"
 CERTIFICATE_PASSWORD_ENV = "HDRIVE_CERTIFICATE_PASSWORD"
+SMB_USER_ENV = "HDRIVE_SMB_USER"
+SMB_PASSWORD_ENV = "HDRIVE_SMB_PASSWORD"
 DEFAULT_TARGET_FOLDER = "H Drive"
 DEFAULT_API_PATH = "/v1.0"
 
@@ -52,12 +54,21 @@ class Config:
     source_root: str
     graph: GraphSettings
     target_folder: str = DEFAULT_TARGET_FOLDER
+    smb_user: str | None = None  # the password only ever comes from HDRIVE_SMB_PASSWORD
+    trust_access_time: bool = False  # OneFS keeps atime tracking off by default
+    scan_exclude: tuple[str, ...] = ()  # globs relative to a user's folder, never scanned
 
 
 SCHEMA: dict[str, tuple[str, ...]] = {
-    "source": ("root",),
+    "source": ("root", "smb_user", "trust_access_time"),
     "graph": ("url", "auth", "tenant_id", "client_id", "certificate_path", "organisation"),
     "target": ("folder",),
+    "scan": ("exclude",),
+}
+# Keys whose value is not a string: (section, key) -> (type, how to write one).
+NON_STRING_KEYS: dict[tuple[str, str], tuple[type, str]] = {
+    ("source", "trust_access_time"): (bool, "trust_access_time = false"),
+    ("scan", "exclude"): (list, 'exclude = ["AppData/**", "*.vhdx"]'),
 }
 
 # Keys each auth method cannot work without; organisation is required for real tenants because
@@ -139,11 +150,14 @@ def parse_config(text: str, path: Path) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise _syntax_error(exc, path) from exc
     _check_shape(data, locate)
-    source, graph, target = (data.get(section, {}) for section in SCHEMA)
+    source, graph, target, scan = (data.get(section, {}) for section in SCHEMA)
     return Config(
         source_root=_source_root(source, locate),
         graph=_graph_settings(graph, locate, path.parent),
         target_folder=_target_folder(target, locate),
+        smb_user=_optional(source, "smb_user"),
+        trust_access_time=source.get("trust_access_time", False),
+        scan_exclude=_exclude_globs(scan, locate),
     )
 
 
@@ -163,6 +177,12 @@ def render_config(config: Config) -> str:
             "# Where the H: drives live: a local or mounted path, \\\\server\\share\\path or",
             "# smb://server[:port]/share/path.",
             _line("root", config.source_root),
+            f"# SMB user (DOMAIN\\user or user@domain); or set {SMB_USER_ENV}. The password is",
+            f"# read only from {SMB_PASSWORD_ENV}.",
+            _line("smb_user", config.smb_user),
+            "# Whether the share keeps real last-access times (OneFS: off unless enabled).",
+            "# Policies may judge access age only when this is true.",
+            f"trust_access_time = {str(config.trust_access_time).lower()}",
             "",
             "[graph]",
             "# Graph service root: https://graph.microsoft.com/v1.0 for Microsoft 365,",
@@ -184,6 +204,11 @@ def render_config(config: Config) -> str:
             "[target]",
             "# Folder created in each user's OneDrive to hold their H: drive.",
             _line("folder", config.target_folder),
+            "",
+            "[scan]",
+            "# Paths never scanned, as globs relative to each user's folder (** crosses folders).",
+            "# Isilon .snapshot and ~snapshot folders are always skipped.",
+            "exclude = [" + ", ".join(_toml_string(glob) for glob in config.scan_exclude) + "]",
             "",
         ]
     )
@@ -282,13 +307,34 @@ def _check_key(section: str, key: str, value: object, locate: _Locator) -> None:
             f"unknown key [{section}] {key}",
             _suggest(key, list(SCHEMA[section]), f"keys in [{section}]"),
         )
-    if not isinstance(value, str):
+    expected, example = NON_STRING_KEYS.get((section, key), (str, f'{key} = "..."'))
+    if expected is list and isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return
+    if expected is bool and isinstance(value, bool):
+        return
+    if expected is not str or not isinstance(value, str):
         raise locate.error(
             section,
             key,
-            f"[{section}] {key} must be a string, not {type(value).__name__}",
-            f'put the value in quotes, e.g. {key} = "..."',
+            f"[{section}] {key} must be {_kind(expected)}, not {type(value).__name__}",
+            f"write it as {example}",
         )
+
+
+def _kind(expected: type) -> str:
+    return {str: "a string", bool: "true or false", list: "a list of strings"}[expected]
+
+
+def _exclude_globs(scan: dict, locate: _Locator) -> tuple[str, ...]:
+    globs = tuple(glob.strip() for glob in scan.get("exclude", []))
+    if any(not glob or glob.startswith("/") for glob in globs):
+        raise locate.error(
+            "scan",
+            "exclude",
+            "[scan] exclude has an empty or absolute glob",
+            'write globs relative to a user\'s folder, e.g. exclude = ["AppData/**"]',
+        )
+    return globs
 
 
 def _suggest(name: str, known: list[str], label: str) -> str:

@@ -30,4 +30,76 @@ def _meta_and_events(db: Database) -> None:
     db["events"].create_index(["at"])
 
 
-MIGRATIONS: tuple[Migration, ...] = (_meta_and_events,)
+def _users_scans_and_inventory(db: Database) -> None:
+    """2: who is in which wave, what pre-flight and scans found, and the file inventory.
+
+    `files` is keyed by (upn, path) without a rowid: the scanner writes hundreds of millions
+    of rows and one B-tree per row is half the cost of two. Times are POSIX seconds (UTC).
+    `change` says what the latest scan saw against the one before (new, changed, unchanged,
+    deleted); `seen_scan` is the last scan that saw the row.
+    """
+    # Statement by statement: executescript would commit mid-migration.
+    _execute_each(
+        db,
+        """
+        CREATE TABLE users(
+            upn TEXT PRIMARY KEY COLLATE NOCASE,
+            folder TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            wave TEXT,
+            state TEXT NOT NULL DEFAULT 'imported',
+            drive_id TEXT,
+            source_file TEXT,
+            source_line INTEGER,
+            imported_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL);
+        CREATE INDEX users_by_wave ON users(wave);
+        CREATE TABLE sam_cache(
+            sam TEXT PRIMARY KEY COLLATE NOCASE,
+            upn TEXT,
+            resolved_at TEXT NOT NULL);
+        CREATE TABLE scans(
+            id INTEGER PRIMARY KEY,
+            upn TEXT NOT NULL REFERENCES users(upn),
+            status TEXT NOT NULL,
+            hashed INTEGER NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            files INTEGER, folders INTEGER, bytes INTEGER,
+            new INTEGER, changed INTEGER, unchanged INTEGER, deleted INTEGER);
+        CREATE INDEX scans_by_user ON scans(upn, id);
+        CREATE TABLE files(
+            upn TEXT NOT NULL COLLATE NOCASE,
+            path TEXT NOT NULL,
+            is_dir INTEGER NOT NULL,
+            size INTEGER NOT NULL,
+            created REAL,
+            modified REAL,
+            accessed REAL,
+            attributes INTEGER NOT NULL,
+            link INTEGER NOT NULL,
+            sha256 TEXT,
+            quick_xor TEXT,
+            seen_scan INTEGER NOT NULL,
+            change TEXT NOT NULL,
+            PRIMARY KEY(upn, path)) WITHOUT ROWID;
+        CREATE TABLE findings(
+            id INTEGER PRIMARY KEY,
+            upn TEXT NOT NULL COLLATE NOCASE,
+            stage TEXT NOT NULL,
+            scan_id INTEGER,
+            kind TEXT NOT NULL,
+            path TEXT NOT NULL DEFAULT '',
+            detail TEXT NOT NULL,
+            at TEXT NOT NULL,
+            UNIQUE(upn, stage, kind, path));
+        """,
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (_meta_and_events, _users_scans_and_inventory)
+
+
+def _execute_each(db: Database, script: str) -> None:
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)

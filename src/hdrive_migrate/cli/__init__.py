@@ -6,7 +6,7 @@ Every HdriveError is reported once, here, as one line on stderr with exit code 2
 import typer
 
 from hdrive_migrate import __version__
-from hdrive_migrate.cli import init, tenant
+from hdrive_migrate.cli import init, preflight, scan, tenant, users, wave
 from hdrive_migrate.errors import HdriveError
 
 app = typer.Typer(
@@ -22,6 +22,10 @@ app = typer.Typer(
 )
 app.command(name="init", epilog=init.EXAMPLE)(init.init)
 app.add_typer(tenant.app, name="tenant")
+app.add_typer(users.app, name="users")
+app.add_typer(wave.app, name="wave")
+app.command(name="preflight", epilog=preflight.EXAMPLE)(preflight.preflight)
+app.add_typer(scan.app, name="scan")
 
 
 def _show_version(value: bool) -> None:

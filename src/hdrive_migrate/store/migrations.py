@@ -62,6 +62,7 @@ def _users_scans_and_inventory(db: Database) -> None:
             upn TEXT NOT NULL REFERENCES users(upn),
             status TEXT NOT NULL,
             hashed INTEGER NOT NULL,
+            atime_trusted INTEGER NOT NULL,
             started_at TEXT NOT NULL,
             finished_at TEXT,
             files INTEGER, folders INTEGER, bytes INTEGER,

@@ -1,0 +1,152 @@
+"""`hdrive-migrate scan ...`: inventory home folders, and summarise what scans found."""
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import Progress as RichProgress
+from rich.progress import TextColumn, TimeElapsedColumn
+
+from hdrive_migrate.cli.common import WORKSPACE_OPTION
+from hdrive_migrate.scan.excludes import Excludes
+from hdrive_migrate.scan.run import Progress, ScanOptions, ScanResult, scan_user
+from hdrive_migrate.scan.selection import select_users
+from hdrive_migrate.scan.summary import UserSummary, summarise
+from hdrive_migrate.sources.open import open_source
+from hdrive_migrate.workspace import open_workspace
+
+EXAMPLE = "Example: hdrive-migrate scan -w ./wave1 --wave 'Wave 1' --hash"
+app = typer.Typer(
+    help="Inventory users' home folders into the workspace, with findings and deltas.",
+    epilog=EXAMPLE,
+    invoke_without_command=True,
+)
+
+WAVE = typer.Option(None, "--wave", help="Only the users of this wave.")
+USER = typer.Option(None, "--user", help="Only this user (UPN).")
+
+
+@app.callback()
+def scan(
+    ctx: typer.Context,
+    workspace: Path = WORKSPACE_OPTION,
+    wave: str | None = WAVE,
+    user: str | None = USER,
+    hashed: bool = typer.Option(
+        False, "--hash", help="Also read every new or changed file: SHA-256 and QuickXorHash."
+    ),
+) -> None:
+    """Scan the chosen users (default everyone imported). A re-scan records what is new,
+    changed, deleted and unchanged since the last one; a killed scan resumes where it was.
+    The source is only read, never changed. Exits 1 when a user's folder could not be scanned."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with open_workspace(workspace) as ws:
+        users = select_users(ws.db, wave=wave, upn=user)
+        source = open_source(ws.config.source_root, ws.config.smb_user)
+        options = ScanOptions(
+            target_folder=ws.config.target_folder,
+            excludes=Excludes(ws.config.scan_exclude),
+            hashed=hashed,
+            atime_trusted=ws.config.trust_access_time,
+            workers=source.parallel_listings,
+        )
+        try:
+            with progress_display() as progress:
+                results = [
+                    scan_user(ws.db, source, upn, folder, options, progress)
+                    for upn, folder in users
+                ]
+        finally:
+            source.close()
+    for result in results:
+        typer.echo(result_line(result))
+    raise typer.Exit(1 if any(result.status != "complete" for result in results) else 0)
+
+
+@app.command(epilog="Example: hdrive-migrate scan summary -w ./wave1 --wave 'Wave 1' --json")
+def summary(
+    workspace: Path = WORKSPACE_OPTION,
+    wave: str | None = WAVE,
+    json_output: bool = typer.Option(False, "--json", help="One JSON list of objects."),
+) -> None:
+    """Per user: files, folders, bytes, and findings by kind from the latest complete scan."""
+    with open_workspace(workspace) as ws:
+        users = [upn for upn, _ in select_users(ws.db, wave=wave, upn=None)]
+        summaries = summarise(ws.db, users)
+    if json_output:
+        typer.echo(json.dumps([s.as_json() for s in summaries], indent=2))
+        return
+    for line in summary_lines(summaries):
+        typer.echo(line)
+
+
+def result_line(result: ScanResult) -> str:
+    if result.status != "complete":
+        return f"✗ {result.upn}: not scanned: {result.problem}"
+    c = result.counts
+    return (
+        f"✓ {result.upn}: {c.files:,} files, {c.folders:,} folders, {human_bytes(c.bytes)};"
+        f" new {c.new:,}, changed {c.changed:,}, unchanged {c.unchanged:,},"
+        f" deleted {c.deleted:,}; findings {result.findings:,}"
+    )
+
+
+def summary_lines(summaries: list[UserSummary]) -> list[str]:
+    lines = [f"{'user':<40} {'status':<12} {'files':>10} {'folders':>8} {'size':>10}  findings"]
+    for s in summaries:
+        kinds = ", ".join(f"{kind} {count:,}" for kind, count in sorted(s.findings.items()))
+        lines.append(
+            f"{s.upn:<40} {s.status:<12} {s.files:>10,} {s.folders:>8,}"
+            f" {human_bytes(s.bytes):>10}  {kinds or '-'}"
+        )
+    return lines
+
+
+def human_bytes(size: int) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if size < 1000 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    raise AssertionError("unreachable")
+
+
+class TerminalProgress(Progress):
+    """Files, bytes and rate on a terminal; nothing at all when output is not a terminal."""
+
+    def __init__(self) -> None:
+        self.bar = RichProgress(
+            TextColumn("{task.description}"),
+            TextColumn("{task.fields[files]:>12,} files"),
+            TextColumn("{task.fields[size]:>10}"),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
+        self.task = self.bar.add_task("scanning", files=0, size="0 B")
+        self.files = 0
+        self.bytes = 0
+
+    def start_user(self, upn: str) -> None:
+        self.bar.update(self.task, description=f"scanning {upn}")
+
+    def listed(self, files: int, size: int) -> None:
+        self.files += files
+        self.bytes += size
+        self.bar.update(self.task, files=self.files, size=human_bytes(self.bytes))
+
+    def hashed(self, files: int, size: int) -> None:
+        self.bar.update(self.task, description="hashing")
+
+    def __enter__(self) -> "TerminalProgress":
+        self.bar.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.bar.stop()
+
+
+def progress_display() -> Progress:
+    return TerminalProgress() if sys.stderr.isatty() else Progress()

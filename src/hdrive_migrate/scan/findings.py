@@ -1,0 +1,90 @@
+"""Pre-flight findings for one listed entry: what OneDrive will refuse, and what the scan could
+not see. Pure: plain values in, (kind, detail) pairs out."""
+
+import re
+
+from hdrive_migrate import naming
+from hdrive_migrate.sources import OFFLINE, RECALL_ON_DATA_ACCESS, RECALL_ON_OPEN, Entry
+
+LINK = "link"
+BAD_ENCODING = "bad_encoding"
+OFFLINE_STUB = "offline_stub"
+STUB_BITS = OFFLINE | RECALL_ON_OPEN | RECALL_ON_DATA_ACCESS
+
+_DETAILS = {
+    naming.FORBIDDEN: 'the name has a character OneDrive refuses: " * : < > ? / \\ |',
+    naming.RESERVED: "the name is reserved (CON, PRN, AUX, NUL, COM0-9, LPT0-9, .lock, ...)",
+    naming.EDGE_SPACE: "the name begins or ends with a space",
+    naming.TRAILING_DOT: "the name ends with a dot",
+    naming.OFFICE_LOCK: "names starting ~$ are Office lock files; OneDrive refuses them",
+    naming.VTI: "names containing _vti_ are reserved by SharePoint",
+    naming.FORMS_AT_ROOT: "'forms' is reserved at the root of a library",
+}
+
+
+_SURROGATE = re.compile("[\udc80-\udcff]")
+
+
+def has_bad_encoding(name: str) -> bool:
+    """A name whose bytes were not UTF-8 arrives with surrogate escapes (os.fsdecode)."""
+    return _SURROGATE.search(name) is not None
+
+
+def printable(path: str) -> str:
+    """The path as text that can be stored and shown, with undecodable bytes as \\xNN."""
+    if not has_bad_encoding(path):
+        return path
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def folder_findings(
+    folder: str, entries: list[Entry], target_folder: str
+) -> list[tuple[str, str, str]]:
+    """(path, kind, detail) for each finding among one folder's entries. Nearly every folder
+    has none, and one pass over all its names shows that; only the rest are judged one by one."""
+    if folder_is_clean(folder, entries, target_folder):
+        return []
+    prefix = f"{folder}/" if folder else ""
+    return [
+        (prefix + entry.name, kind, detail)
+        for entry in entries
+        for kind, detail in entry_findings(prefix + entry.name, entry, target_folder)
+    ]
+
+
+def folder_is_clean(folder: str, entries: list[Entry], target_folder: str) -> bool:
+    """True when no entry of the folder can have a finding (and its paths need no escaping)."""
+    if not entries:
+        return True
+    names = [entry.name for entry in entries]
+    longest = len(target_folder) + len(folder) + 2 + max(map(len, names))
+    return (
+        naming.all_names_fine(names)
+        and longest <= naming.MAX_PATH_CHARACTERS
+        and not has_bad_encoding(folder + "/".join(names))
+        and not any(
+            entry.is_link
+            or entry.attributes & STUB_BITS
+            or (entry.size > naming.MAX_FILE_BYTES and not entry.is_dir)
+            for entry in entries
+        )
+    )
+
+
+def entry_findings(path: str, entry: Entry, target_folder: str) -> list[tuple[str, str]]:
+    """Findings for the entry at `path` (relative to the user's folder)."""
+    found = [(kind, _DETAILS[kind]) for kind in naming.name_problems(entry.name)]
+    target_path = f"{target_folder}/{printable(path)}"
+    if naming.path_too_long(target_path):
+        found.append(
+            (naming.PATH_TOO_LONG, f"{len(target_path)} characters in OneDrive (limit 400)")
+        )
+    if not entry.is_dir and entry.size > naming.MAX_FILE_BYTES:
+        found.append((naming.TOO_LARGE, f"{entry.size} bytes (limit 250 GiB)"))
+    if entry.is_link:
+        found.append((LINK, "a link or reparse point: recorded, not followed"))
+    if has_bad_encoding(entry.name):
+        found.append((BAD_ENCODING, "the name is not valid UTF-8 on the source"))
+    if entry.attributes & STUB_BITS:
+        found.append((OFFLINE_STUB, "an offline stub: reading it would recall it from archive"))
+    return found

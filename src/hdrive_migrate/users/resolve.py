@@ -1,0 +1,186 @@
+"""Finding people in the tenant: a UPN from an on-premises account name (sam), a UPN guessed
+from a OneDrive URL confirmed, and whether a user and their OneDrive exist.
+
+Every Graph call goes through `retrying`, the one place this package waits and tries again.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from kiota_abstractions.base_request_configuration import RequestConfiguration
+from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
+from msgraph.generated.users.users_request_builder import UsersRequestBuilder
+from sqlite_utils import Database
+
+from hdrive_migrate.graph.client import GraphConnection
+from hdrive_migrate.graph.errors import GraphError, RetryAfter, Transient, translated
+from hdrive_migrate.users.csvfiles import FIX_GIVE_UPN
+from hdrive_migrate.users.upns import MAX_CANDIDATES, candidate_upns
+
+T = TypeVar("T")
+ATTEMPTS = 5
+MAX_BACKOFF = 8.0
+# Entra Connect syncs every 30 minutes: an older answer, found or not, may be out of date.
+SAM_CACHE_TTL = timedelta(hours=1)
+FIX_SAM = (
+    "fill in this row's upn column: the folder is not named after a synced on-premises account"
+)
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something that blocks a user: KIND as stored in `findings`, what is wrong, the fix."""
+
+    kind: str
+    what: str
+    fix: str
+
+    @property
+    def detail(self) -> str:
+        """One line for `findings.detail` and for people: `what. Fix: fix`."""
+        return f"{self.what}. Fix: {self.fix}"
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The UPN found, or why none was."""
+
+    upn: str | None
+    finding: Finding | None = None
+
+
+def backoff(attempt: int) -> float:
+    """Seconds to wait after failed attempt ATTEMPT (1, 2, ...) when the service named no delay:
+    1, 2, 4, then MAX_BACKOFF."""
+    return min(2.0 ** (attempt - 1), MAX_BACKOFF)
+
+
+def retry_delay(error: Transient, attempt: int) -> float:
+    """The wait before trying again: the service's own (Retry-After, RateLimit-Reset, as
+    `classify` read them) when it gave one, else `backoff`."""
+    return error.seconds if isinstance(error, RetryAfter) else backoff(attempt)
+
+
+async def retrying(
+    call: Callable[[], Awaitable[T]], *, sleep: Sleep = asyncio.sleep, attempts: int = ATTEMPTS
+) -> T:
+    """Await CALL() with Graph errors translated, trying again after `retry_delay` while it
+    raises Transient (RetryAfter included), at most ATTEMPTS times in all; the last failure
+    is raised as it is."""
+    for attempt in range(1, attempts):
+        try:
+            with translated():
+                return await call()
+        except Transient as exc:
+            await sleep(retry_delay(exc, attempt))
+    with translated():
+        return await call()
+
+
+def sam_filter(sam: str) -> str:
+    """The OData filter for users whose on-premises account name is SAM."""
+    quoted = sam.replace("'", "''")
+    return f"onPremisesSamAccountName eq '{quoted}'"
+
+
+class Directory:
+    """The tenant's users and drives, as import and preflight ask about them. A 404 answer is
+    None; any other failure raises GraphError once `retrying` gives up."""
+
+    def __init__(self, connection: GraphConnection, *, sleep: Sleep = asyncio.sleep) -> None:
+        self._sdk = connection.sdk
+        self._sleep = sleep
+
+    async def users_with_sam(self, sam: str) -> list[str]:
+        """UPNs of up to two users whose onPremisesSamAccountName is SAM (two: ambiguous)."""
+        query = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(
+            filter=sam_filter(sam), count=True, select=["userPrincipalName"], top=2
+        )
+        config = RequestConfiguration(query_parameters=query)
+        # Filtering on this property is an advanced query: without these Graph answers 400.
+        config.headers.add("ConsistencyLevel", "eventual")
+        page = await retrying(lambda: self._sdk.users.get(config), sleep=self._sleep)
+        users = page.value if page and page.value else []
+        return [found.user_principal_name for found in users if found.user_principal_name]
+
+    async def user(self, upn: str) -> str | None:
+        """UPN as the tenant spells it, or None when there is no such user."""
+        query = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(
+            select=["userPrincipalName"]
+        )
+        config = RequestConfiguration(query_parameters=query)
+        found = await self._unless_missing(lambda: self._sdk.users.by_user_id(upn).get(config))
+        return found.user_principal_name if found else None
+
+    async def drive_id(self, upn: str) -> str | None:
+        """The id of existing user UPN's OneDrive, or None when it is not provisioned."""
+        drive = await self._unless_missing(lambda: self._sdk.users.by_user_id(upn).drive.get())
+        return drive.id if drive else None
+
+    async def _unless_missing(self, call: Callable[[], Awaitable[T]]) -> T | None:
+        try:
+            return await retrying(call, sleep=self._sleep)
+        except GraphError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+
+def is_fresh(resolved_at: str, now: datetime) -> bool:
+    """Whether a sam_cache answer from RESOLVED_AT (ISO 8601) may still be used at NOW."""
+    return now - datetime.fromisoformat(resolved_at) < SAM_CACHE_TTL
+
+
+async def resolve_sam(db: Database, directory: Directory, sam: str, now: datetime) -> Resolution:
+    """The UPN of the user whose on-premises account name is SAM, through `sam_cache`: fresh
+    answers (found or not) are reused, others asked again and remembered; an ambiguous answer
+    is never cached."""
+    hit = db.execute("SELECT upn, resolved_at FROM sam_cache WHERE sam = ?", [sam]).fetchone()
+    if hit is not None and is_fresh(hit[1], now):
+        upns = [hit[0]] if hit[0] else []
+    else:
+        upns = await directory.users_with_sam(sam)
+        if len(upns) <= 1:
+            _remember(db, sam, upns[0] if upns else None, now)
+    if len(upns) == 1:
+        return Resolution(upns[0])
+    if upns:
+        what = f"{' and '.join(upns)} both have onPremisesSamAccountName {sam!r}"
+        return Resolution(None, Finding("upn_ambiguous", what, FIX_SAM))
+    what = f"no user in the tenant has onPremisesSamAccountName {sam!r}"
+    return Resolution(None, Finding("user_not_found", what, FIX_SAM))
+
+
+def _remember(db: Database, sam: str, upn: str | None, now: datetime) -> None:
+    with db.conn:
+        db.execute(
+            "INSERT INTO sam_cache(sam, upn, resolved_at) VALUES(?, ?, ?) ON CONFLICT(sam)"
+            " DO UPDATE SET upn = excluded.upn, resolved_at = excluded.resolved_at",
+            [sam, upn, now.isoformat()],
+        )
+
+
+async def confirm_derived(directory: Directory, segment: str) -> Resolution:
+    """The one user whose UPN gives the OneDrive URL segment SEGMENT, asking the tenant about
+    each candidate UPN (`candidate_upns`); none, several or too many candidates is a Finding."""
+    candidates = candidate_upns(segment)
+    if candidates is None:
+        what = f"over {MAX_CANDIDATES} UPNs give the OneDrive URL segment {segment}"
+        return Resolution(None, Finding("upn_ambiguous", what, FIX_GIVE_UPN))
+    found: dict[str, str] = {}
+    for candidate in candidates:
+        if (upn := await directory.user(candidate)) is not None:
+            found[upn.lower()] = upn
+    if len(found) == 1:
+        return Resolution(next(iter(found.values())))
+    if found:
+        what = f"{' and '.join(found.values())} all give the OneDrive URL segment {segment}"
+        return Resolution(None, Finding("upn_ambiguous", what, FIX_GIVE_UPN))
+    tried = ", ".join(candidates)
+    what = f"no user in the tenant gives the OneDrive URL segment {segment} (tried {tried})"
+    return Resolution(None, Finding("user_not_found", what, FIX_GIVE_UPN))

@@ -91,20 +91,31 @@ def _folder_paths(rng: random.Random, user: Path, count: int) -> list[Path]:
     return folders
 
 
-def make_user(root: Path, name: str, files: int, rng: random.Random) -> None:
-    user = root / name
+def user_files(name: str, files: int, rng: random.Random):
+    """(folders, [(path, size, modified)]) of one generated home folder, paths below `name`."""
+    user = Path(name)
     folders = _folder_paths(rng, user, max(2, files // 25))
-    for folder in folders:
-        folder.mkdir(parents=True, exist_ok=True)
     now = time.time()
-    for number in range(files):
-        folder = rng.choice(folders)
-        path = folder / f"{rng.choice(STEMS)} {number}{_extension(rng)}"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        os.ftruncate(fd, _size(rng))
+    listing = [
+        (
+            rng.choice(folders) / f"{rng.choice(STEMS)} {number}{_extension(rng)}",
+            _size(rng),
+            now - rng.uniform(0, 10 * 365 * 86400),
+        )
+        for number in range(files)
+    ]
+    return folders, listing
+
+
+def make_user(root: Path, name: str, files: int, rng: random.Random) -> None:
+    folders, listing = user_files(name, files, rng)
+    for folder in folders:
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    for path, size, modified in listing:
+        fd = os.open(root / path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.ftruncate(fd, size)
         os.close(fd)
-        modified = now - rng.uniform(0, 10 * 365 * 86400)
-        os.utime(path, (modified, modified))
+        os.utime(root / path, (modified, modified))
 
 
 def make_tree(root: Path, files: int, users: int, seed: int = 7) -> list[str]:

@@ -14,6 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
+from hdrive_migrate import naming
 from hdrive_migrate.errors import ConfigError
 
 CONFIG_NAME = "hdrive.toml"
@@ -57,14 +58,19 @@ class Config:
     smb_user: str | None = None  # the password only ever comes from HDRIVE_SMB_PASSWORD
     trust_access_time: bool = False  # OneFS keeps atime tracking off by default
     scan_exclude: tuple[str, ...] = ()  # globs relative to a user's folder, never scanned
+    name_mapping: str = "fullwidth"  # how names OneDrive refuses are made acceptable
+    replacement: str = "_"  # the character name_mapping = "replace" puts in
+    holds_file: Path | None = None  # the default hold register for `plan`
 
 
 SCHEMA: dict[str, tuple[str, ...]] = {
     "source": ("root", "smb_user", "trust_access_time"),
     "graph": ("url", "auth", "tenant_id", "client_id", "certificate_path", "organisation"),
-    "target": ("folder",),
+    "target": ("folder", "name_mapping", "replacement"),
     "scan": ("exclude",),
+    "plan": ("holds",),
 }
+NAME_MAPPINGS = ("fullwidth", "replace")
 # Keys whose value is not a string: (section, key) -> (type, how to write one).
 NON_STRING_KEYS: dict[tuple[str, str], tuple[type, str]] = {
     ("source", "trust_access_time"): (bool, "trust_access_time = false"),
@@ -85,7 +91,6 @@ SDK_PLAIN_HTTP_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 _GUID = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 _DOMAIN = re.compile(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
-_FOLDER_FORBIDDEN = set('"*:<>?/\\|')
 _TOML_LINE = re.compile(r"at line (\d+), column \d+")
 _HEADER = re.compile(r"\s*\[\s*([^\]\s]+)\s*\]")
 
@@ -150,7 +155,7 @@ def parse_config(text: str, path: Path) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise _syntax_error(exc, path) from exc
     _check_shape(data, locate)
-    source, graph, target, scan = (data.get(section, {}) for section in SCHEMA)
+    source, graph, target, scan, plan = (data.get(section, {}) for section in SCHEMA)
     return Config(
         source_root=_source_root(source, locate),
         graph=_graph_settings(graph, locate, path.parent),
@@ -158,6 +163,9 @@ def parse_config(text: str, path: Path) -> Config:
         smb_user=_optional(source, "smb_user"),
         trust_access_time=source.get("trust_access_time", False),
         scan_exclude=_exclude_globs(scan, locate),
+        name_mapping=_name_mapping(target, locate),
+        replacement=_replacement(target, locate),
+        holds_file=_holds_file(plan, locate, path.parent),
     )
 
 
@@ -204,6 +212,15 @@ def render_config(config: Config) -> str:
             "[target]",
             "# Folder created in each user's OneDrive to hold their H: drive.",
             _line("folder", config.target_folder),
+            "# Names OneDrive refuses become acceptable ones: fullwidth puts look-alike characters",
+            "# in (a:b.txt -> a：b.txt, as rclone does); replace puts `replacement` in (as SPMT).",  # noqa: RUF001 (the look-alike is the point)
+            _line("name_mapping", config.name_mapping),
+            _line("replacement", config.replacement),
+            "",
+            "[plan]",
+            "# The hold register (CSV upn,path; an empty path holds the whole drive) that `plan`",
+            "# reads when --holds is not given; relative paths start at this directory.",
+            _line("holds", str(config.holds_file) if config.holds_file else None),
             "",
             "[scan]",
             "# Paths never scanned, as globs relative to each user's folder (** crosses folders).",
@@ -325,6 +342,49 @@ def _kind(expected: type) -> str:
     return {str: "a string", bool: "true or false", list: "a list of strings"}[expected]
 
 
+def _name_mapping(target: dict, locate: _Locator) -> str:
+    value = target.get("name_mapping", "fullwidth").strip()
+    if value not in NAME_MAPPINGS:
+        raise locate.error(
+            "target",
+            "name_mapping",
+            f'[target] name_mapping = "{value}" is not one of {", ".join(NAME_MAPPINGS)}',
+            'write name_mapping = "fullwidth" (look-alike characters) or "replace"',
+        )
+    return value
+
+
+def _replacement(target: dict, locate: _Locator) -> str:
+    from hdrive_migrate.plan.names import replacement_problem
+
+    value = target.get("replacement", "_")
+    problem = replacement_problem(value)
+    if problem is not None:
+        raise locate.error(
+            "target",
+            "replacement",
+            f'[target] replacement = "{value}": {problem}',
+            'use one character such as "_" or "-"',
+        )
+    return value
+
+
+def _holds_file(plan: dict, locate: _Locator, workspace_dir: Path) -> Path | None:
+    value = _optional(plan, "holds")
+    if value is None:
+        return None
+    path = (workspace_dir / Path(value).expanduser()).resolve()
+    if not path.is_file():
+        raise locate.error(
+            "plan",
+            "holds",
+            f'[plan] holds = "{value}" is not a file',
+            "correct the path (relative paths start at the workspace directory) or remove "
+            "the key and give --holds to each plan",
+        )
+    return path
+
+
 def _exclude_globs(scan: dict, locate: _Locator) -> tuple[str, ...]:
     globs = tuple(glob.strip() for glob in scan.get("exclude", []))
     if any(not glob or glob.startswith("/") for glob in globs):
@@ -363,8 +423,7 @@ def _source_root(source: dict, locate: _Locator) -> str:
 
 def _target_folder(target: dict, locate: _Locator) -> str:
     folder = target.get("folder", DEFAULT_TARGET_FOLDER)
-    bad = _FOLDER_FORBIDDEN.intersection(folder)
-    if not folder.strip() or folder != folder.strip() or folder.endswith(".") or bad:
+    if not folder or naming.name_problems(folder, at_drive_root=True):
         raise locate.error(
             "target",
             "folder",

@@ -6,7 +6,18 @@ Every HdriveError is reported once, here, as one line on stderr with exit code 2
 import typer
 
 from hdrive_migrate import __version__
-from hdrive_migrate.cli import init, preflight, scan, tenant, users, wave
+from hdrive_migrate.cli import (
+    dispose,
+    init,
+    plan,
+    policy,
+    preflight,
+    review,
+    scan,
+    tenant,
+    users,
+    wave,
+)
 from hdrive_migrate.errors import HdriveError
 
 app = typer.Typer(
@@ -26,6 +37,10 @@ app.add_typer(users.app, name="users")
 app.add_typer(wave.app, name="wave")
 app.command(name="preflight", epilog=preflight.EXAMPLE)(preflight.preflight)
 app.add_typer(scan.app, name="scan")
+app.add_typer(policy.app, name="policy")
+app.add_typer(plan.app, name="plan")
+app.add_typer(review.app, name="review")
+app.add_typer(dispose.app, name="dispose")
 
 
 def _show_version(value: bool) -> None:

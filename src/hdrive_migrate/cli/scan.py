@@ -2,6 +2,7 @@
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import typer
@@ -121,13 +122,15 @@ class TerminalProgress(Progress):
             TextColumn("{task.description}"),
             TextColumn("{task.fields[files]:>12,} files"),
             TextColumn("{task.fields[size]:>10}"),
+            TextColumn("{task.fields[rate]:>8,.0f} files/s"),
             TimeElapsedColumn(),
             console=Console(stderr=True),
             transient=True,
         )
-        self.task = self.bar.add_task("scanning", files=0, size="0 B")
+        self.task = self.bar.add_task("scanning", files=0, size="0 B", rate=0.0)
         self.files = 0
         self.bytes = 0
+        self.started = time.monotonic()
 
     def start_user(self, upn: str) -> None:
         self.bar.update(self.task, description=f"scanning {upn}")
@@ -135,7 +138,8 @@ class TerminalProgress(Progress):
     def listed(self, files: int, size: int) -> None:
         self.files += files
         self.bytes += size
-        self.bar.update(self.task, files=self.files, size=human_bytes(self.bytes))
+        rate = self.files / max(time.monotonic() - self.started, 1e-6)
+        self.bar.update(self.task, files=self.files, size=human_bytes(self.bytes), rate=rate)
 
     def hashed(self, files: int, size: int) -> None:
         self.bar.update(self.task, description="hashing")

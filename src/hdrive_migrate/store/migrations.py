@@ -97,10 +97,92 @@ def _users_scans_and_inventory(db: Database) -> None:
     )
 
 
-MIGRATIONS: tuple[Migration, ...] = (_meta_and_events, _users_scans_and_inventory)
-
-
 def _execute_each(db: Database, script: str) -> None:
     for statement in script.split(";"):
         if statement.strip():
             db.execute(statement)
+
+
+def _plans_reviews_and_disposals(db: Database) -> None:
+    """3: plan runs with the policy that made them, per-file decisions, reviews, disposals.
+
+    Decisions are keyed by run, so re-planning keeps the history; `plan_users` names each
+    user's current run. A decision stores its deciding rule as an index into `plan_rules` and
+    every matched rule as a bit mask, since a plan writes one row per file.
+    """
+    _execute_each(
+        db,
+        """
+        CREATE TABLE plan_runs(
+            id INTEGER PRIMARY KEY,
+            policy_id TEXT NOT NULL,
+            policy_version TEXT NOT NULL,
+            policy_sha256 TEXT NOT NULL,
+            policy_file TEXT NOT NULL,
+            policy_labels TEXT NOT NULL,
+            policy_approved_by TEXT NOT NULL,
+            holds_sha256 TEXT,
+            target_folder TEXT NOT NULL,
+            as_of TEXT NOT NULL,
+            tool_version TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            status TEXT NOT NULL,
+            decisions INTEGER);
+        CREATE TABLE plan_rules(
+            run_id INTEGER NOT NULL REFERENCES plan_runs(id),
+            idx INTEGER NOT NULL,
+            rule_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            action TEXT NOT NULL,
+            label TEXT,
+            description TEXT NOT NULL,
+            PRIMARY KEY(run_id, idx)) WITHOUT ROWID;
+        CREATE TABLE plan_users(
+            upn TEXT PRIMARY KEY COLLATE NOCASE,
+            run_id INTEGER NOT NULL REFERENCES plan_runs(id));
+        CREATE TABLE decisions(
+            run_id INTEGER NOT NULL,
+            upn TEXT NOT NULL COLLATE NOCASE,
+            path TEXT NOT NULL,
+            action TEXT NOT NULL,
+            rule INTEGER NOT NULL,
+            matched INTEGER NOT NULL,
+            reason TEXT,
+            target_path TEXT,
+            PRIMARY KEY(run_id, upn, path)) WITHOUT ROWID;
+        CREATE TABLE reviews(
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL,
+            upn TEXT NOT NULL COLLATE NOCASE,
+            path TEXT NOT NULL,
+            decision TEXT NOT NULL,
+            label TEXT,
+            note TEXT,
+            reviewer TEXT NOT NULL,
+            source_file TEXT NOT NULL,
+            source_line INTEGER NOT NULL,
+            at TEXT NOT NULL);
+        CREATE INDEX reviews_by_file ON reviews(upn, path, id);
+        CREATE TABLE disposals(
+            id INTEGER PRIMARY KEY,
+            certificate TEXT NOT NULL,
+            certificate_sha256 TEXT NOT NULL,
+            approved_by TEXT NOT NULL,
+            approved_at TEXT NOT NULL,
+            files INTEGER NOT NULL,
+            bytes INTEGER NOT NULL);
+        CREATE TABLE disposal_items(
+            disposal_id INTEGER NOT NULL REFERENCES disposals(id),
+            upn TEXT NOT NULL COLLATE NOCASE,
+            path TEXT NOT NULL,
+            PRIMARY KEY(upn, path, disposal_id)) WITHOUT ROWID;
+        """,
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    _meta_and_events,
+    _users_scans_and_inventory,
+    _plans_reviews_and_disposals,
+)

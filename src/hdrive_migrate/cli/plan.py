@@ -1,0 +1,146 @@
+"""`hdrive-migrate plan ...`: decide every scanned file by policy, explain one decision, or see
+what a new policy version would change."""
+
+import json
+from datetime import date
+from pathlib import Path
+
+import typer
+
+from hdrive_migrate.cli.common import WORKSPACE_OPTION
+from hdrive_migrate.config import Config
+from hdrive_migrate.errors import HdriveError
+from hdrive_migrate.plan.diff import diff_plans
+from hdrive_migrate.plan.explain import explain as explain_decision
+from hdrive_migrate.plan.holds import Holds, read_holds
+from hdrive_migrate.plan.names import NameMapping
+from hdrive_migrate.plan.run import PlanRequest, plan
+from hdrive_migrate.scan.selection import select_users
+from hdrive_migrate.workspace import open_workspace
+
+EXAMPLE = (
+    "Example: hdrive-migrate plan -w ./wave1 --policy policies/personal-files.yaml "
+    "--holds holds.csv --wave 'Wave 1'"
+)
+app = typer.Typer(
+    help="Decide every scanned file by the records managers' policy.",
+    epilog=EXAMPLE,
+    invoke_without_command=True,
+)
+POLICY = typer.Option(None, "--policy", help="Policy YAML file (see policies/).")
+HOLDS = typer.Option(
+    None, "--holds", help="Hold register CSV upn,path; default [plan] holds in hdrive.toml."
+)
+WAVE = typer.Option(None, "--wave", help="Only the users of this wave.")
+
+
+@app.callback()
+def plan_command(
+    ctx: typer.Context,
+    workspace: Path = WORKSPACE_OPTION,
+    policy: Path | None = POLICY,
+    holds: Path | None = HOLDS,
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="Reference date for ages, YYYY-MM-DD; default today."
+    ),
+    wave: str | None = WAVE,
+    user: str | None = typer.Option(None, "--user", help="Only this user (UPN)."),
+) -> None:
+    """Plan the chosen users (default everyone scanned): a decision for every file, recorded
+    with the deciding rule, every matched rule, the policy's id, version and SHA-256, the
+    reference date and the run. Re-planning replaces a user's plan and keeps the old one."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if policy is None:
+        raise HdriveError(
+            "no policy given", fix="add --policy FILE, e.g. policies/personal-files.yaml"
+        )
+    with open_workspace(workspace) as ws:
+        upns = [upn for upn, _ in select_users(ws.db, wave=wave, upn=user)]
+        request = plan_request(ws.config, policy, holds, reference_date(as_of))
+        result = plan(ws.db, upns, request)
+    actions = "; ".join(f"{action} {count:,}" for action, count in sorted(result.by_action.items()))
+    typer.echo(
+        f"plan run {result.run_id}: {len(result.planned)} user(s), {result.decisions:,} files"
+        f" ({actions or 'none'})"
+    )
+    for upn in result.not_scanned:
+        typer.echo(f"✗ {upn}: not planned: no complete scan. Fix: run `hdrive-migrate scan`")
+    raise typer.Exit(1 if result.not_scanned else 0)
+
+
+@app.command(
+    epilog="Example: hdrive-migrate plan explain jdoe@force.police.uk 'Cases/note.docx' --json"
+)
+def explain(
+    upn: str = typer.Argument(..., help="The user's UPN."),
+    path: str = typer.Argument(..., help="The file's path relative to the H: root."),
+    workspace: Path = WORKSPACE_OPTION,
+    json_output: bool = typer.Option(False, "--json", help="One JSON object."),
+) -> None:
+    """Why a file has its decision: deciding rule, every matched rule, action, label, target."""
+    with open_workspace(workspace) as ws:
+        found = explain_decision(ws.db, upn, path)
+    if json_output:
+        typer.echo(json.dumps(found.as_json(), indent=2))
+        return
+    typer.echo(f"{found.upn}: {found.path}")
+    typer.echo(f"  action      {found.action}" + (f" (label {found.label})" if found.label else ""))
+    typer.echo(f"  decided by  {found.rule}: {found.rule_description}")
+    typer.echo(f"  matched     {', '.join(found.matched)}")
+    if found.reason:
+        typer.echo(f"  reason      {found.reason}")
+    if found.target_path:
+        typer.echo(f"  target      {found.target_path}")
+    policy = found.policy
+    typer.echo(
+        f"  policy      {policy['id']} {policy['version']} (sha256 {policy['sha256'][:12]}),"
+        f" as of {found.as_of}, run {found.run_id}"
+    )
+
+
+@app.command(epilog="Example: hdrive-migrate plan diff -w ./wave1 --policy personal-files-v2.yaml")
+def diff(
+    workspace: Path = WORKSPACE_OPTION,
+    policy: Path = typer.Option(..., "--policy", help="The new policy version."),
+    holds: Path | None = HOLDS,
+    wave: str | None = WAVE,
+    json_output: bool = typer.Option(False, "--json", help="One JSON object."),
+) -> None:
+    """What a new policy would change: files by old action -> new action, with sample paths.
+    Nothing is written."""
+    with open_workspace(workspace) as ws:
+        upns = [upn for upn, _ in select_users(ws.db, wave=wave, upn=None)]
+        request = plan_request(ws.config, policy, holds, date.today())
+        result = diff_plans(ws.db, upns, request)
+    if json_output:
+        typer.echo(json.dumps(result.as_json(), indent=2))
+        return
+    for change in result.as_json()["changes"]:
+        typer.echo(f"{change['from']} -> {change['to']}: {change['files']:,} files")
+        for sample in change["samples"]:
+            typer.echo(f"    {sample}")
+    typer.echo(f"unchanged: {result.unchanged:,} files")
+    for upn in result.not_planned:
+        typer.echo(f"not planned yet: {upn}")
+
+
+def plan_request(config: Config, policy: Path, holds: Path | None, as_of: date) -> PlanRequest:
+    holds_file = holds or config.holds_file
+    return PlanRequest(
+        policy_file=policy,
+        holds=read_holds(holds_file) if holds_file else Holds(),
+        as_of=as_of,
+        atime_trusted=config.trust_access_time,
+        target_folder=config.target_folder,
+        mapping=NameMapping(style=config.name_mapping, replacement=config.replacement),
+    )
+
+
+def reference_date(text: str | None) -> date:
+    if text is None:
+        return date.today()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise HdriveError(f"--as-of {text!r} is not a date", fix="write it as YYYY-MM-DD") from None

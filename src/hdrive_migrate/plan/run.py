@@ -1,0 +1,226 @@
+"""Planning: a decision for every scanned file of the chosen users, recorded with the deciding
+rule, every matched rule, the policy's identity, the reference date and the run."""
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from hdrive_migrate import __version__, naming
+from hdrive_migrate.plan.holds import Holds
+from hdrive_migrate.plan.names import NameMapping
+from hdrive_migrate.plan.targets import TargetTree
+from hdrive_migrate.policy.compile import CompiledPolicy, compile_policy
+from hdrive_migrate.policy.decide import decide
+from hdrive_migrate.policy.parse import Policy, load_policy
+from hdrive_migrate.policy.record import FileRecord
+from hdrive_migrate.store import record_event
+
+BATCH = 5000
+LINK_REASON = "a link or reparse point: OneDrive cannot hold it; recorded, not followed"
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    policy_file: Path
+    holds: Holds
+    as_of: date
+    atime_trusted: bool
+    target_folder: str
+    mapping: NameMapping
+
+
+@dataclass
+class PlanResult:
+    run_id: int
+    decisions: int = 0
+    by_action: dict[str, int] = field(default_factory=dict)
+    planned: list[str] = field(default_factory=list)
+    not_scanned: list[str] = field(default_factory=list)
+
+
+def now_text() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def plan(db: Database, upns: list[str], request: PlanRequest) -> PlanResult:
+    """Plan every user in `upns` that has a complete scan; the run replaces each planned
+    user's current plan, and earlier runs stay in the database as history."""
+    policy = load_policy(request.policy_file)
+    compiled = compile_policy(policy, request.as_of, atime_trusted=request.atime_trusted)
+    result = PlanResult(start_run(db, policy, compiled, request))
+    for upn in upns:
+        if not has_complete_scan(db, upn):
+            result.not_scanned.append(upn)
+            continue
+        for action, count in plan_user(db, result.run_id, upn, compiled, request).items():
+            result.by_action[action] = result.by_action.get(action, 0) + count
+            result.decisions += count
+        result.planned.append(upn)
+    finish_run(db, result)
+    return result
+
+
+def has_complete_scan(db: Database, upn: str) -> bool:
+    return (
+        db.execute(
+            "SELECT 1 FROM scans WHERE upn = ? AND status = 'complete' LIMIT 1", [upn]
+        ).fetchone()
+        is not None
+    )
+
+
+def start_run(db: Database, policy: Policy, compiled: CompiledPolicy, request: PlanRequest) -> int:
+    with db.conn:
+        run_id = db.execute(
+            "INSERT INTO plan_runs(policy_id, policy_version, policy_sha256, policy_file,"
+            " policy_labels, policy_approved_by, holds_sha256, target_folder, as_of, tool_version,"
+            " started_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running')",
+            [
+                compiled.policy_id,
+                compiled.version,
+                compiled.sha256,
+                str(request.policy_file.resolve()),
+                json.dumps(list(policy.labels)),
+                json.dumps(list(policy.approved_by)),
+                request.holds.sha256,
+                request.target_folder,
+                request.as_of.isoformat(),
+                __version__,
+                now_text(),
+            ],
+        ).lastrowid
+        db.conn.executemany(
+            "INSERT INTO plan_rules(run_id, idx, rule_id, kind, action, label, description)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (run_id, index, rule.id, rule.kind, rule.action, rule.label, rule.description)
+                for index, rule in enumerate(compiled.rules)
+            ],
+        )
+    return run_id
+
+
+def finish_run(db: Database, result: PlanResult) -> None:
+    with db.conn:
+        db.execute(
+            "UPDATE plan_runs SET status = 'complete', finished_at = ?, decisions = ? WHERE id = ?",
+            [now_text(), result.decisions, result.run_id],
+        )
+    record_event(
+        db,
+        "plan",
+        f"run {result.run_id}",
+        {
+            "users": len(result.planned),
+            "decisions": result.decisions,
+            "by_action": result.by_action,
+            "not_scanned": len(result.not_scanned),
+        },
+    )
+
+
+def plan_user(
+    db: Database, run_id: int, upn: str, compiled: CompiledPolicy, request: PlanRequest
+) -> dict[str, int]:
+    """Decide every file of `upn`'s inventory and make `run_id` the user's current plan."""
+    entries = inventory_of(db, upn)
+    tree = TargetTree(request.target_folder, [entry[0] for entry in entries], request.mapping)
+    duplicates = duplicate_of(entries)
+    holds = request.holds.for_user(upn)
+    counts: dict[str, int] = {}
+    with db.conn:
+        for batch in batched(decisions(run_id, upn, entries, compiled, tree, duplicates, holds)):
+            db.conn.executemany(
+                "INSERT INTO decisions(run_id, upn, path, action, rule, matched, reason,"
+                " target_path) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                batch,
+            )
+            for row in batch:
+                counts[row[3]] = counts.get(row[3], 0) + 1
+        db.execute(
+            "INSERT INTO plan_users(upn, run_id) VALUES (?, ?)"
+            " ON CONFLICT(upn) DO UPDATE SET run_id = excluded.run_id",
+            [upn, run_id],
+        )
+    return counts
+
+
+def decisions(
+    run_id: int,
+    upn: str,
+    entries: list[tuple],
+    compiled: CompiledPolicy,
+    tree: TargetTree,
+    duplicates: dict[str, str],
+    holds: Holds,
+) -> Iterator[tuple]:
+    """Decision rows for the files among `entries` (folders take their files' fate)."""
+    whole_drive_held = bool(holds.whole_drives)
+    held_globs = bool(holds.globs.get(upn.lower()))
+    for path, is_dir, size, modified, created, accessed, attributes, link, _ in entries:
+        if is_dir:
+            continue
+        on_hold = whole_drive_held or (held_globs and holds.covers(upn, path))
+        original = duplicates.get(path)
+        record = FileRecord(
+            upn, path, size, modified, created, accessed, attributes, on_hold, original is not None
+        )
+        decision = decide(record, compiled)
+        action, reason, target = decision.action, None, None
+        if original is not None:
+            reason = f"duplicate of {original}"
+        if action == "migrate":
+            action, reason, target = place(path, link, tree, reason)
+        yield (run_id, upn, path, action, decision.rule, decision.matched, reason, target)
+
+
+def place(path: str, link: bool, tree: TargetTree, reason: str | None):
+    """(action, reason, stored target path) for a file the policy lets migrate. The target is
+    stored only when it differs from the target folder plus the original path."""
+    if link:
+        return "review", LINK_REASON, None
+    target = tree.target(path)
+    if naming.path_too_long(target):
+        return "review", f"target path is {len(target)} characters; OneDrive allows 400", target
+    return "migrate", reason, None if target == tree.prefix + path else target
+
+
+def inventory_of(db: Database, upn: str) -> list[tuple]:
+    """The user's entries as the latest scan saw them, in path order."""
+    return db.execute(
+        "SELECT path, is_dir, size, modified, created, accessed, attributes, link, sha256"
+        " FROM files WHERE upn = ? AND change != 'deleted' ORDER BY path",
+        [upn],
+    ).fetchall()
+
+
+def duplicate_of(entries: list[tuple]) -> dict[str, str]:
+    """Path -> the oldest copy (by modification time, then path) with the same content, for
+    files whose scan hashed them. Empty files are not duplicates of each other: they hold
+    nothing."""
+    oldest: dict[str, tuple] = {}
+    for path, is_dir, size, modified, *_, sha256 in entries:
+        if sha256 and size and not is_dir:
+            candidate = (modified or 0.0, path)
+            if sha256 not in oldest or candidate < oldest[sha256]:
+                oldest[sha256] = candidate
+    return {
+        path: oldest[sha256][1]
+        for path, is_dir, size, *_, sha256 in entries
+        if sha256 and size and not is_dir and oldest[sha256][1] != path
+    }
+
+
+def batched(rows: Iterator[tuple], size: int = BATCH) -> Iterator[list[tuple]]:
+    batch: list[tuple] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

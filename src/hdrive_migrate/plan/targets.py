@@ -1,0 +1,49 @@
+"""Target paths for one user's entries: each folder's names mapped once, together, so that
+collisions after mapping are settled within the folder where they happen."""
+
+from collections import defaultdict
+from functools import lru_cache
+
+from hdrive_migrate import naming
+from hdrive_migrate.plan.names import NameMapping, clash_key, map_folder
+
+
+class TargetTree:
+    """Built from every path of one user (files and folders); `target(path)` is then the path
+    in OneDrive, under the target folder."""
+
+    def __init__(self, target_folder: str, paths: list[str], mapping: NameMapping):
+        self.prefix = f"{target_folder}/"
+        self.renamed: dict[tuple[str, str], str] = {}
+        children: dict[str, list[str]] = defaultdict(list)
+        for path in paths:
+            parent, _, name = path.rpartition("/")
+            children[parent].append(name)
+        for parent, names in children.items():
+            if _nothing_to_change(names):
+                continue
+            for name, new in map_folder(names, mapping).items():
+                if new != name:
+                    self.renamed[(parent, name)] = new
+        self._folder = lru_cache(maxsize=None)(self._mapped_folder)
+
+    def target(self, path: str) -> str:
+        if not self.renamed:
+            return self.prefix + path
+        parent, _, name = path.rpartition("/")
+        name = self.renamed.get((parent, name), name)
+        return self.prefix + (f"{self._folder(parent)}/{name}" if parent else name)
+
+    def _mapped_folder(self, folder: str) -> str:
+        parent, _, name = folder.rpartition("/")
+        name = self.renamed.get((parent, name), name)
+        return f"{self._folder(parent)}/{name}" if parent else name
+
+
+def _nothing_to_change(names: list[str]) -> bool:
+    """True for a folder whose names all pass and cannot clash: nearly every folder. ASCII
+    names clash exactly when their lower cases do; others need the full Unicode clash key."""
+    if not naming.all_names_fine(names):
+        return False
+    fold = str.lower if "".join(names).isascii() else clash_key
+    return len({fold(name) for name in names}) == len(names)

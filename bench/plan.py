@@ -18,13 +18,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from hdrive_migrate.plan.names import NameMapping  # noqa: E402
-from hometree import user_files  # noqa: E402
-
 from hdrive_migrate.config import Auth, Config, GraphSettings  # noqa: E402
 from hdrive_migrate.plan.holds import Holds  # noqa: E402
+from hdrive_migrate.plan.names import NameMapping  # noqa: E402
 from hdrive_migrate.plan.run import PlanRequest, plan  # noqa: E402
 from hdrive_migrate.workspace import create_workspace  # noqa: E402
+
+from hometree import user_files  # noqa: E402
 
 POLICY = HERE.parent / "policies" / "personal-files.yaml"
 READ_QUERY = (

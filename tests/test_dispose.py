@@ -11,13 +11,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from plan_rows import PEOPLE, cli, make_workspace, policy_sha256, query, write_csv
 
 from hdrive_migrate.cli import main
 from hdrive_migrate.errors import HdriveError
 from hdrive_migrate.hashing import hash_stream
 from hdrive_migrate.plan.dispose import approve_disposal
 from hdrive_migrate.workspace import open_workspace
+
+from plan_rows import PEOPLE, cli, make_workspace, policy_sha256, query, write_csv
 
 ALICE, BOB = "alice@contoso.test", "bob@contoso.test"
 DAY = 86400

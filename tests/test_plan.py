@@ -9,10 +9,11 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import require_binary
 
 from hdrive_migrate.config import Auth, Config, GraphSettings
 from hdrive_migrate.workspace import create_workspace, open_workspace
+
+from conftest import require_binary
 
 YEAR = 365 * 86400
 POLICY = """\

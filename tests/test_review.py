@@ -7,11 +7,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from plan_rows import PLANNED, cli, make_workspace, plan, query, write_csv
 
 from hdrive_migrate.cli import main
 from hdrive_migrate.plan.current import effective_decisions
 from hdrive_migrate.workspace import open_workspace
+
+from plan_rows import PLANNED, cli, make_workspace, plan, query, write_csv
 
 ALICE, BOB, CAROL = "alice@contoso.test", "bob@contoso.test", "carol@contoso.test"
 HEADER = "upn,path,decision,label,note,plan_run\n"

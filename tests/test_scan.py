@@ -11,13 +11,14 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import require_binary
 
 from hdrive_migrate.config import Auth, Config, GraphSettings
 from hdrive_migrate.scan.excludes import Excludes
 from hdrive_migrate.scan.run import ScanOptions, scan_user
 from hdrive_migrate.sources.open import open_source
 from hdrive_migrate.workspace import create_workspace, open_workspace
+
+from conftest import require_binary
 
 DAY = 86400
 HELLO_QUICK_XOR = "aCgDG9jwBhDc4Q1yawMZAAAAAAA="

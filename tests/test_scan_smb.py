@@ -8,13 +8,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from samba import samba_share
 
 from hdrive_migrate.config import Auth, Config, GraphSettings
 from hdrive_migrate.scan.excludes import Excludes
 from hdrive_migrate.scan.run import ScanOptions, scan_user
 from hdrive_migrate.sources.open import open_source
 from hdrive_migrate.workspace import create_workspace, open_workspace
+
+from samba import samba_share
 
 UPN = "erin@contoso.test"
 

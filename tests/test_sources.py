@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from samba import SambaShare, samba_share, smbd_children
 
 from hdrive_migrate.config import SMB_PASSWORD_ENV, SMB_USER_ENV
 from hdrive_migrate.sources import (
@@ -39,6 +38,8 @@ from hdrive_migrate.sources.smb import (
     filetime_to_posix,
     parse_directory_buffer,
 )
+
+from samba import SambaShare, samba_share, smbd_children
 
 DAY = 86400
 NOBODY = 65534

@@ -10,12 +10,13 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
-from samba import PASSWORD, USER, samba_share
 from typer.testing import CliRunner
 
 from hdrive_migrate.cli import app, main
 from hdrive_migrate.graph.errors import FileFailure, RetryAfter, Transient
 from hdrive_migrate.users.resolve import backoff, retrying
+
+from samba import PASSWORD, USER, samba_share
 
 runner = CliRunner()
 NO_GRAPH = "http://127.0.0.1:9"  # nothing listens: commands that must not call Graph use it

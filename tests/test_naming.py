@@ -92,4 +92,6 @@ def test_entry_findings_cover_size_links_stubs_and_encoding():
     assert has_bad_encoding(odd)
     assert [kind for kind, _ in entry_findings(odd, entry(odd), "H")] == ["bad_encoding"]
     assert printable(odd) == "caf\\xe9.txt"
+    lone = "a\ud800b"  # a lone UTF-16 surrogate, as an SMB name may hold
+    assert has_bad_encoding(lone) and printable(lone) == "a\\ud800b"
     assert printable("café.txt") == "café.txt"

@@ -259,3 +259,44 @@ def test_a_killed_scan_resumes_to_the_same_inventory(tmp_path):
     assert cli(clean, "scan", "--hash").returncode == 0
     assert inventory_snapshot(killed) == inventory_snapshot(clean)
     assert {row[5] for row in inventory_snapshot(killed)} == {"new"}
+
+
+class LostShare:
+    """A source whose connection is lost after the top folder: not a per-folder problem."""
+
+    parallel_listings = 4
+
+    def list_dir(self, path: str):
+        from hdrive_migrate.sources import Entry, SourceError
+
+        if path == "top":
+            return [Entry(f"d{n}", True, 0, None, 0.0, 0.0, 16, False) for n in range(3)]
+        raise SourceError("the SMB connection was lost twice", fix="check the file server")
+
+
+def test_a_lost_source_stops_the_threaded_listing_instead_of_hanging():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from hdrive_migrate.scan.walker import list_tree
+    from hdrive_migrate.sources import SourceError
+
+    listings = list_tree(LostShare(), "top", descend=lambda path, entry: True, workers=4)
+    with ThreadPoolExecutor(1) as pool:
+        outcome = pool.submit(list, listings)
+        with pytest.raises(SourceError):
+            outcome.result(timeout=10)  # a hang would fail here, not stall the suite
+
+
+def test_undecodable_names_are_recorded_escaped_with_a_finding_and_never_opened(workspace):
+    ws_dir, source = workspace
+    raw = os.fsencode(source / "bob" / "Desktop") + b"/caf\xe9"
+    os.mkdir(raw)
+    with open(raw + b"/inside.txt", "wb") as handle:
+        handle.write(b"x")
+    result = scan(ws_dir, "bob@contoso.test", "bob", hashed=True)
+    assert result.status == "complete"
+    inventory = rows(ws_dir, "bob@contoso.test")
+    assert inventory["Desktop/caf\\xe9/inside.txt"]["sha256"] is None
+    found = findings(ws_dir, "bob@contoso.test")
+    assert ("bad_encoding", "Desktop/caf\\xe9/inside.txt") in found
+    assert not any(kind == "vanished" for kind, _ in found)

@@ -24,8 +24,8 @@ from sqlite_utils import Database
 from hdrive_migrate import __version__
 from hdrive_migrate.errors import HdriveError
 from hdrive_migrate.plan.current import EFFECTIVE_SQL
-from hdrive_migrate.plan.writing import replaced_atomically, write_locked
-from hdrive_migrate.store import record_event
+from hdrive_migrate.plan.writing import replaced_atomically
+from hdrive_migrate.store import record_event, transaction
 
 MANIFEST_COLUMNS = (
     "upn",
@@ -103,7 +103,7 @@ def approve_disposal(
     # Until the database commits, the files written are undone with it: a certificate must
     # not outlive the record of its approval.
     with ExitStack() as undo:
-        with write_locked(db):
+        with transaction(db):
             items = _batch(db, upns)
             manifest_sha256 = _write_manifest(manifest, items)
             undo.callback(manifest.unlink)

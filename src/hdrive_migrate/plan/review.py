@@ -25,8 +25,8 @@ from sqlite_utils import Database
 
 from hdrive_migrate.errors import HdriveError
 from hdrive_migrate.plan.current import EFFECTIVE_SQL, Effective
-from hdrive_migrate.plan.writing import replaced_atomically, write_locked
-from hdrive_migrate.store import record_event
+from hdrive_migrate.plan.writing import replaced_atomically
+from hdrive_migrate.store import record_event, transaction
 from hdrive_migrate.users.csvfiles import RowError
 
 EXPORT_COLUMNS = (
@@ -183,7 +183,7 @@ def import_reviews(db: Database, path: Path, *, reviewer: str, now: datetime) ->
     reviewer = _reviewer_name(reviewer)
     rows, errors, undecided = _parse(_read_text(path), str(path))
     rows, duplicates = _reject_duplicates(rows)
-    with write_locked(db):
+    with transaction(db):
         accepted, refused = _check_all(db, rows)
         fresh = [item for item in accepted if not item.unchanged]
         source = str(path.resolve())

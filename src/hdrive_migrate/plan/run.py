@@ -17,7 +17,7 @@ from hdrive_migrate.policy.compile import CompiledPolicy, compile_policy
 from hdrive_migrate.policy.decide import decide
 from hdrive_migrate.policy.parse import Policy, load_policy
 from hdrive_migrate.policy.record import FileRecord
-from hdrive_migrate.store import record_event
+from hdrive_migrate.store import record_event, transaction
 
 BATCH = 5000
 LINK_REASON = "a link or reparse point: OneDrive cannot hold it; recorded, not followed"
@@ -74,7 +74,7 @@ def has_complete_scan(db: Database, upn: str) -> bool:
 
 
 def start_run(db: Database, policy: Policy, compiled: CompiledPolicy, request: PlanRequest) -> int:
-    with db.conn:
+    with transaction(db):
         run_id = db.execute(
             "INSERT INTO plan_runs(policy_id, policy_version, policy_sha256, policy_file,"
             " policy_labels, policy_approved_by, holds_sha256, target_folder, as_of, tool_version,"
@@ -105,7 +105,7 @@ def start_run(db: Database, policy: Policy, compiled: CompiledPolicy, request: P
 
 
 def finish_run(db: Database, result: PlanResult) -> None:
-    with db.conn:
+    with transaction(db):
         db.execute(
             "UPDATE plan_runs SET status = 'complete', finished_at = ?, decisions = ? WHERE id = ?",
             [now_text(), result.decisions, result.run_id],
@@ -132,7 +132,7 @@ def plan_user(
     duplicates = duplicate_of(entries)
     holds = request.holds.for_user(upn)
     counts: dict[str, int] = {}
-    with db.conn:
+    with transaction(db):
         for batch in batched(decisions(run_id, upn, entries, compiled, tree, duplicates, holds)):
             db.conn.executemany(
                 "INSERT INTO decisions(run_id, upn, path, action, rule, matched, reason,"

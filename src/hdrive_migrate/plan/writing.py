@@ -8,8 +8,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
-from sqlite_utils import Database
-
 from hdrive_migrate.errors import HdriveError
 
 
@@ -36,17 +34,3 @@ def replaced_atomically(path: Path, *, encoding: str = "utf-8") -> Iterator[Text
     finally:
         if temp is not None and os.path.exists(temp):
             os.unlink(temp)
-
-
-@contextmanager
-def write_locked(db: Database) -> Iterator[None]:
-    """One transaction that takes SQLite's write lock before it reads (BEGIN IMMEDIATE), so
-    nothing it checked can change before it writes; committed at the end of the block, rolled
-    back on error."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        db.rollback()
-        raise
-    db.commit()

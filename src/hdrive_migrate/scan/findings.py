@@ -22,19 +22,26 @@ _DETAILS = {
 }
 
 
-_SURROGATE = re.compile("[\udc80-\udcff]")
+# Undecodable bytes from a local disk arrive as U+DC80-U+DCFF (os.fsdecode); an SMB name may
+# also hold a lone UTF-16 surrogate. Neither can be stored as text, nor given to OneDrive.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def has_bad_encoding(name: str) -> bool:
-    """A name whose bytes were not UTF-8 arrives with surrogate escapes (os.fsdecode)."""
     return _SURROGATE.search(name) is not None
 
 
 def printable(path: str) -> str:
-    """The path as text that can be stored and shown, with undecodable bytes as \\xNN."""
+    """The path as text that can be stored and shown: an undecodable byte as \\xNN, a lone
+    UTF-16 surrogate as \\uNNNN."""
     if not has_bad_encoding(path):
         return path
-    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return _SURROGATE.sub(_escape, path)
+
+
+def _escape(match: re.Match) -> str:
+    code = ord(match.group())
+    return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
 
 
 def folder_findings(
@@ -83,8 +90,8 @@ def entry_findings(path: str, entry: Entry, target_folder: str) -> list[tuple[st
         found.append((naming.TOO_LARGE, f"{entry.size} bytes (limit 250 GiB)"))
     if entry.is_link:
         found.append((LINK, "a link or reparse point: recorded, not followed"))
-    if has_bad_encoding(entry.name):
-        found.append((BAD_ENCODING, "the name is not valid UTF-8 on the source"))
+    if has_bad_encoding(path):
+        found.append((BAD_ENCODING, "the name, or a folder above it, is not valid Unicode"))
     if entry.attributes & STUB_BITS:
         found.append((OFFLINE_STUB, "an offline stub: reading it would recall it from archive"))
     return found

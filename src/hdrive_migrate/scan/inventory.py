@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from sqlite_utils import Database
 
+from hdrive_migrate.store import transaction
+
 # `change` is judged once per scan, on first sight: a scan resumed after a kill keeps what its
 # first attempt judged, instead of comparing a row with itself. A hash survives while size and
 # modification time stay the same.
@@ -55,7 +57,7 @@ def begin_scan(db: Database, upn: str, *, hashed: bool, atime_trusted: bool, now
         "SELECT id FROM scans WHERE upn = ? AND status = 'running' ORDER BY id DESC LIMIT 1",
         [upn],
     ).fetchone()
-    with db.conn:
+    with transaction(db):
         if row:
             db.execute("UPDATE scans SET hashed = max(hashed, ?) WHERE id = ?", [hashed, row[0]])
             return row[0]
@@ -69,7 +71,7 @@ def begin_scan(db: Database, upn: str, *, hashed: bool, atime_trusted: bool, now
 
 def write_batch(db: Database, entries: list[tuple], findings: list[tuple]) -> None:
     """Rows for UPSERT_ENTRY and UPSERT_FINDING, in one transaction."""
-    with db.conn:
+    with transaction(db):
         db.conn.executemany(UPSERT_ENTRY, entries)
         db.conn.executemany(UPSERT_FINDING, findings)
 
@@ -77,7 +79,7 @@ def write_batch(db: Database, entries: list[tuple], findings: list[tuple]) -> No
 def keep_unseen_subtree(db: Database, upn: str, scan_id: int, folder: str) -> None:
     """A folder that could not be listed is not a deleted folder: keep what the last scan saw
     below it, marked 'unverified' rather than deleted."""
-    with db.conn:
+    with transaction(db):
         db.execute(
             "UPDATE files SET seen_scan = ?, change = 'unverified' WHERE upn = ?"
             " AND path >= ? AND path < ? AND change != 'deleted' AND seen_scan < ?",
@@ -87,7 +89,7 @@ def keep_unseen_subtree(db: Database, upn: str, scan_id: int, folder: str) -> No
 
 def finish_scan(db: Database, upn: str, scan_id: int, now: str) -> ScanCounts:
     """Mark what this scan did not see as deleted, drop older scan findings, store the counts."""
-    with db.conn:
+    with transaction(db):
         deleted = db.execute(
             "UPDATE files SET change = 'deleted', seen_scan = ? WHERE upn = ?"
             " AND seen_scan < ? AND change != 'deleted' AND is_dir = 0",
@@ -122,7 +124,7 @@ def finish_scan(db: Database, upn: str, scan_id: int, now: str) -> ScanCounts:
 
 
 def fail_scan(db: Database, scan_id: int, now: str) -> None:
-    with db.conn:
+    with transaction(db):
         db.execute(
             "UPDATE scans SET status = 'failed', finished_at = ? WHERE id = ?", [now, scan_id]
         )

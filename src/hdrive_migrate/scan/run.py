@@ -19,7 +19,7 @@ from hdrive_migrate.scan.findings import (
 )
 from hdrive_migrate.scan.walker import Listing, join, list_tree
 from hdrive_migrate.sources import Entry, EntryError, Source
-from hdrive_migrate.store import record_event
+from hdrive_migrate.store import record_event, transaction
 
 BATCH_ROWS = 2000
 HASH_BATCH = 256
@@ -194,6 +194,9 @@ def _unhashed(db: Database, upn: str, scan_id: int, after: str) -> list[tuple[st
     return db.execute(
         "SELECT path, size FROM files WHERE upn = ? AND seen_scan = ? AND path > ?"
         " AND is_dir = 0 AND link = 0 AND sha256 IS NULL AND change != 'deleted'"
+        # A name that could not be decoded is stored escaped, and cannot be opened by it.
+        " AND NOT EXISTS (SELECT 1 FROM findings g WHERE g.upn = files.upn"
+        " AND g.path = files.path AND g.kind = 'bad_encoding')"
         " AND attributes & ? = 0 ORDER BY path LIMIT ?",
         [upn, scan_id, after, STUB_BITS, HASH_BATCH],
     ).fetchall()
@@ -209,7 +212,7 @@ def _hash_one(source: Source, folder: str, path: str, size: int):
 
 def _store_hashes(db: Database, upn: str, scan_id: int, results: list) -> None:
     at = now_text()
-    with db.conn:
+    with transaction(db):
         for path, hashes, error in results:
             if error is not None:
                 db.conn.execute(

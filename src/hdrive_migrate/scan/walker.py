@@ -89,12 +89,18 @@ class _TreeLister:
             thread.start()
             self.threads.append(thread)
         while (listing := self.results.get()) is not _DONE:
+            if isinstance(listing, BaseException):
+                raise listing  # a lost source stops this scan, in the scanning thread
             yield listing
 
     def work(self) -> None:
         while (folder := self.pending.get()) is not None:
-            listing = _list_one(self.source, self.top, folder)
-            children = _subfolders(listing, self.descend)
+            try:
+                listing = _list_one(self.source, self.top, folder)
+                children = _subfolders(listing, self.descend)
+            except BaseException as error:  # handed to the consumer, which raises it
+                self.put(error)
+                return
             with self.lock:
                 self.outstanding += len(children) - 1
                 finished = self.outstanding == 0

@@ -44,7 +44,7 @@ def migrate(db: Database, migrations: Sequence[Migration] = MIGRATIONS) -> int:
     return the version reached. A database from a newer tool raises WorkspaceError."""
     _refuse_newer(db, len(migrations))
     while (version := user_version(db)) < len(migrations):
-        with _write_transaction(db):
+        with transaction(db):
             # Another process may have migrated between our read and taking the write lock.
             version = user_version(db)
             if version < len(migrations):
@@ -86,8 +86,11 @@ def record_event(
 
 
 @contextmanager
-def _write_transaction(db: Database) -> Iterator[None]:
-    # IMMEDIATE takes the write lock up front, so two processes cannot both migrate.
+def transaction(db: Database) -> Iterator[None]:
+    """One transaction that takes SQLite's write lock before it reads (BEGIN IMMEDIATE), so
+    nothing it checked can change before it writes; committed at the end of the block, rolled
+    back on error. (`with db.conn:` is not enough: sqlite-utils commits each `db.execute`
+    made outside an open transaction.)"""
     db.execute("BEGIN IMMEDIATE")
     try:
         yield

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from hdrive_migrate.errors import HdriveError
-from hdrive_migrate.store import record_event
+from hdrive_migrate.store import record_event, transaction
 from hdrive_migrate.users.csvfiles import Row, RowError, UserList, parse_user_list, wave_problem
 from hdrive_migrate.users.roster import (
     IMPORTED,
@@ -125,7 +125,7 @@ def _save(
     db, now = workspace.db, datetime.now(UTC).isoformat(timespec="seconds")
     counts: Counter = Counter()
     clashes: list[RowError] = []
-    with db.conn:
+    with transaction(db):
         for row in rows:
             outcome = upsert(db, row, source_file=str(path.resolve()), now=now)
             if isinstance(outcome, RowError):

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from sqlite_utils import Database
 
 from hdrive_migrate.sources import EntryError, Source
-from hdrive_migrate.store import record_event
+from hdrive_migrate.store import record_event, transaction
 from hdrive_migrate.users.resolve import Directory, Finding, confirm_derived
 from hdrive_migrate.users.roster import (
     User,
@@ -132,7 +132,7 @@ async def _confirmed_upn(
     if other is not None and other.upn.lower() != upn.lower():
         what = f"{resolution.upn}, confirmed from the OneDrive URL, already has {other.folder}"
         return upn, Finding("duplicate_user", what, "keep one row per person in the user lists")
-    with db.conn:
+    with transaction(db):
         if resolution.upn != upn:
             rename_user(db, upn, resolution.upn)
         unmark_derived(db, resolution.upn)
@@ -141,7 +141,7 @@ async def _confirmed_upn(
 
 def _record(db: Database, upn: str, findings: list[Finding], drive_id: str | None) -> None:
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    with db.conn:
+    with transaction(db):
         db.execute("DELETE FROM findings WHERE upn = ? AND stage = ?", [upn, STAGE])
         for finding in findings:
             db.execute(

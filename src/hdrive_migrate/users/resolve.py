@@ -17,6 +17,7 @@ from sqlite_utils import Database
 
 from hdrive_migrate.graph.client import GraphConnection
 from hdrive_migrate.graph.errors import GraphError, RetryAfter, Transient, translated
+from hdrive_migrate.store import transaction
 from hdrive_migrate.users.csvfiles import FIX_GIVE_UPN
 from hdrive_migrate.users.upns import MAX_CANDIDATES, candidate_upns
 
@@ -157,7 +158,7 @@ async def resolve_sam(db: Database, directory: Directory, sam: str, now: datetim
 
 
 def _remember(db: Database, sam: str, upn: str | None, now: datetime) -> None:
-    with db.conn:
+    with transaction(db):
         db.execute(
             "INSERT INTO sam_cache(sam, upn, resolved_at) VALUES(?, ?, ?) ON CONFLICT(sam)"
             " DO UPDATE SET upn = excluded.upn, resolved_at = excluded.resolved_at",

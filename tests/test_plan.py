@@ -181,13 +181,20 @@ def test_diff_shows_what_a_new_policy_would_change(scanned):
         ws, "plan", "diff", "--policy", str(write_policy(folder, "1y", "v2.yaml")), "--json"
     )
     changes = json.loads(result.stdout)["changes"]
+    # The original goes for disposal under v2, so its copy becomes the one kept.
     assert changes == [
+        {
+            "from": "exclude",
+            "to": "migrate",
+            "files": 1,
+            "samples": ["alice@contoso.test: Documents/copy of report.docx"],
+        },
         {
             "from": "migrate",
             "to": "dispose_after_approval",
             "files": 1,
             "samples": ["alice@contoso.test: Documents/report.docx"],
-        }
+        },
     ]
     assert explain(ws, "Documents/report.docx")["action"] == "migrate"  # nothing written
 
@@ -199,13 +206,41 @@ def test_diff_shows_what_a_new_policy_would_change(scanned):
         ("upn,path\nalice,Documents\n", "holds.csv:2: 'alice' is not a UPN"),
         ("upn,path\nalice@contoso.test,/abs/path\n", "holds.csv:2: path '/abs/path' is not"),
         ("upn,path\nalice@contoso.test,a,b\n", "holds.csv:2: 3 columns"),
+        ("upn,path\nalice@contoso.test,caf\xe9\n", "holds.csv:2: is not UTF-8 text"),
     ],
 )
 def test_a_bad_hold_register_is_one_line_naming_file_and_line(scanned, content, message):
     ws, folder = scanned
     holds = folder / "holds.csv"
-    holds.write_text(content)
+    holds.write_bytes(content.encode("latin-1"))
     result = cli(ws, "plan", "--policy", str(write_policy(folder)), "--holds", str(holds))
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_user_whose_latest_scan_was_interrupted_is_not_planned(scanned):
+    ws, folder = scanned
+    with open_workspace(ws) as workspace, workspace.db.conn:
+        workspace.db.conn.execute(
+            "INSERT INTO scans(upn, status, hashed, atime_trusted, started_at)"
+            " VALUES ('alice@contoso.test', 'running', 0, 0, '')"
+        )
+    result = cli(ws, "plan", "--policy", str(write_policy(folder)), "--user", "alice@contoso.test")
+    assert result.returncode == 1
+    assert "alice@contoso.test: not planned: the latest scan has not completed" in result.stdout
+
+
+def test_the_kept_copy_of_duplicates_is_the_oldest_one_that_migrates(scanned):
+    ws, folder = scanned
+    docs = folder / "homes" / "alice" / "Documents"
+    for name, years in (("2015 budget.xlsx", 9), ("budget copy.xlsx", 4), ("budget 2.xlsx", 1)):
+        (docs / name).write_bytes(b"same budget")
+        os.utime(docs / name, (time.time() - years * YEAR, time.time() - years * YEAR))
+    assert cli(ws, "scan", "--user", "alice@contoso.test", "--hash").returncode == 0
+    cli(ws, "plan", "--policy", str(write_policy(folder)))
+    assert explain(ws, "Documents/2015 budget.xlsx")["action"] == "dispose_after_approval"
+    assert explain(ws, "Documents/budget copy.xlsx")["action"] == "migrate"
+    newest = explain(ws, "Documents/budget 2.xlsx")
+    assert (newest["action"], newest["rule"]) == ("exclude", "R4")
+    assert newest["reason"] == "duplicate of Documents/budget copy.xlsx"

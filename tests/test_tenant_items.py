@@ -323,3 +323,34 @@ def test_request_log_records_each_request_without_tokens(tenant_factory):
     assert upload["path"] == f"/v1.0/users/{ALICE}/drive/root:/logged.txt:/content"
     assert all("tempauth" not in r["path"] for r in records)
     assert {r["status"] for r in records} >= {201, 302, 200}
+
+
+def test_renaming_or_moving_a_folder_may_not_push_what_is_inside_past_400(tenant):
+    folder = unique()
+    inner = "b" * (400 - len(folder) - 3)  # folder/a/inner is exactly 400 characters
+    with tenant.client() as client:
+        created = put(client, f"{folder}/a/{inner}").json()
+        folder_id = created["parentReference"]["id"]
+        url = f"/drives/{tenant.drive_id(ALICE)}/items/{folder_id}"
+        assert error_of(client.patch(url, json={"name": "abc"}))[2] == "pathIsTooLong"
+        assert client.patch(url, json={"name": "c"}).status_code == 200
+        deeper = client.post(
+            f"/users/{ALICE}/drive/root:/{folder}:/children", json={"name": "x" * 10, "folder": {}}
+        ).json()
+        move = client.patch(url, json={"parentReference": {"id": deeper["id"]}})
+        assert error_of(move)[2] == "pathIsTooLong"
+
+
+def test_the_root_cannot_be_patched_or_uploaded_to_and_names_must_be_strings(tenant):
+    drive = tenant.drive_id(ALICE)
+    with tenant.client() as client:
+        root = client.get(f"/drives/{drive}/root").json()
+        assert (
+            client.patch(f"/drives/{drive}/items/{root['id']}", json={"name": "x"}).status_code
+            == 403
+        )
+        session = client.post(f"/drives/{drive}/items/{root['id']}/createUploadSession", json={})
+        assert error_of(session)[:2] == (400, "invalidRequest")
+        item = put(client, f"{unique()}/n.txt").json()
+        patched = client.patch(f"/drives/{drive}/items/{item['id']}", json={"name": 7})
+        assert error_of(patched)[:2] == (400, "invalidRequest")

@@ -65,7 +65,10 @@ def plan_command(
         f" ({actions or 'none'})"
     )
     for upn in result.not_scanned:
-        typer.echo(f"✗ {upn}: not planned: no complete scan. Fix: run `hdrive-migrate scan`")
+        typer.echo(
+            f"✗ {upn}: not planned: the latest scan has not completed."
+            " Fix: run `hdrive-migrate scan` for this user"
+        )
     raise typer.Exit(1 if result.not_scanned else 0)
 
 

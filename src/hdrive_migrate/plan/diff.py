@@ -7,7 +7,7 @@ from datetime import date
 
 from sqlite_utils import Database
 
-from hdrive_migrate.plan.run import PlanRequest, decisions, duplicate_of, inventory_of
+from hdrive_migrate.plan.run import PlanRequest, decisions, inventory_of, kept_copies
 from hdrive_migrate.plan.targets import TargetTree
 from hdrive_migrate.policy.compile import compile_policy
 from hdrive_migrate.policy.parse import load_policy
@@ -65,9 +65,9 @@ def _compare_user(db, upn, run_id, compiled, request: PlanRequest, result: PlanD
     )
     entries = inventory_of(db, upn)
     tree = TargetTree(request.target_folder, [entry[0] for entry in entries], request.mapping)
-    rows = decisions(
-        0, upn, entries, compiled, tree, duplicate_of(entries), request.holds.for_user(upn)
-    )
+    holds = request.holds
+    duplicates = kept_copies(entries, upn, compiled, holds)
+    rows = decisions(0, upn, entries, compiled, tree, duplicates, holds)
     for _, _, path, new_action, *_ in rows:
         before = old.get(path, "(not planned)")
         if before == new_action:

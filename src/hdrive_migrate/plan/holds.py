@@ -3,6 +3,7 @@ path holds the whole drive and a path is a glob relative to the user's H: root."
 
 import csv
 import hashlib
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,16 +21,14 @@ class Holds:
     globs: dict[str, list[str]] = field(default_factory=dict)
     sha256: str | None = None
 
-    def covers(self, upn: str, path: str) -> bool:
-        upn = upn.lower()
-        if upn in self.whole_drives:
-            return True
-        return any(matches(glob, path) for glob in self.globs.get(upn, ()))
-
-    def for_user(self, upn: str) -> "Holds":
-        """Only `upn`'s holds: a plan asks once per user, then per file."""
-        upn = upn.lower()
-        return Holds(self.whole_drives & {upn}, {upn: self.globs.get(upn, [])}, self.sha256)
+    def checker(self, upn: str):
+        """A path -> bool test for one user's holds, cheap when the user has none."""
+        if upn.lower() in self.whole_drives:
+            return lambda path: True
+        globs = self.globs.get(upn.lower())
+        if not globs:
+            return lambda path: False
+        return lambda path: any(matches(glob, path) for glob in globs)
 
 
 def read_holds(path: Path) -> Holds:
@@ -44,7 +43,16 @@ def read_holds(path: Path) -> Holds:
             fix="give --holds an existing CSV file with columns upn,path",
         ) from exc
     holds = Holds(sha256=hashlib.sha256(data).hexdigest())
-    rows = csv.reader(data.decode("utf-8-sig").splitlines())
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise HdriveError(
+            "is not UTF-8 text",
+            where=f"{path}:{line}",
+            fix="save the register as UTF-8 (Excel: CSV UTF-8)",
+        ) from None
+    rows = csv.reader(io.StringIO(text, newline=""))
     header = [cell.strip().lower() for cell in next(rows, [])]
     if header != HEADER:
         raise HdriveError(

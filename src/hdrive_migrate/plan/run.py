@@ -2,6 +2,7 @@
 rule, every matched rule, the policy's identity, the reference date and the run."""
 
 import json
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -53,7 +54,7 @@ def plan(db: Database, upns: list[str], request: PlanRequest) -> PlanResult:
     compiled = compile_policy(policy, request.as_of, atime_trusted=request.atime_trusted)
     result = PlanResult(start_run(db, policy, compiled, request))
     for upn in upns:
-        if not has_complete_scan(db, upn):
+        if not latest_scan_complete(db, upn):
             result.not_scanned.append(upn)
             continue
         for action, count in plan_user(db, result.run_id, upn, compiled, request).items():
@@ -64,17 +65,20 @@ def plan(db: Database, upns: list[str], request: PlanRequest) -> PlanResult:
     return result
 
 
-def has_complete_scan(db: Database, upn: str) -> bool:
-    return (
-        db.execute(
-            "SELECT 1 FROM scans WHERE upn = ? AND status = 'complete' LIMIT 1", [upn]
-        ).fetchone()
-        is not None
-    )
+def latest_scan_complete(db: Database, upn: str) -> bool:
+    """A plan reads the inventory as it is now: after an interrupted re-scan that would mix
+    two scans, so the user's latest scan must have finished."""
+    latest = db.execute(
+        "SELECT status FROM scans WHERE upn = ? ORDER BY id DESC LIMIT 1", [upn]
+    ).fetchone()
+    return latest is not None and latest[0] == "complete"
 
 
 def start_run(db: Database, policy: Policy, compiled: CompiledPolicy, request: PlanRequest) -> int:
     with transaction(db):
+        # A run still 'running' now was killed: its users' plans are whole (each user's
+        # decisions and pointer are written together), but the run never finished.
+        db.execute("UPDATE plan_runs SET status = 'interrupted' WHERE status = 'running'")
         run_id = db.execute(
             "INSERT INTO plan_runs(policy_id, policy_version, policy_sha256, policy_file,"
             " policy_labels, policy_approved_by, holds_sha256, target_folder, as_of, tool_version,"
@@ -129,8 +133,8 @@ def plan_user(
     """Decide every file of `upn`'s inventory and make `run_id` the user's current plan."""
     entries = inventory_of(db, upn)
     tree = TargetTree(request.target_folder, [entry[0] for entry in entries], request.mapping)
-    duplicates = duplicate_of(entries)
-    holds = request.holds.for_user(upn)
+    holds = request.holds
+    duplicates = kept_copies(entries, upn, compiled, holds)
     counts: dict[str, int] = {}
     with transaction(db):
         for batch in batched(decisions(run_id, upn, entries, compiled, tree, duplicates, holds)):
@@ -159,17 +163,13 @@ def decisions(
     holds: Holds,
 ) -> Iterator[tuple]:
     """Decision rows for the files among `entries` (folders take their files' fate)."""
-    whole_drive_held = bool(holds.whole_drives)
-    held_globs = bool(holds.globs.get(upn.lower()))
-    for path, is_dir, size, modified, created, accessed, attributes, link, _ in entries:
-        if is_dir:
+    held = holds.checker(upn)
+    for entry in entries:
+        if entry[1]:
             continue
-        on_hold = whole_drive_held or (held_globs and holds.covers(upn, path))
+        path, link = entry[0], entry[7]
         original = duplicates.get(path)
-        record = FileRecord(
-            upn, path, size, modified, created, accessed, attributes, on_hold, original is not None
-        )
-        decision = decide(record, compiled)
+        decision = decide(record_of(upn, entry, held(path), original is not None), compiled)
         action, reason, target = decision.action, None, None
         if original is not None:
             reason = f"duplicate of {original}"
@@ -198,21 +198,36 @@ def inventory_of(db: Database, upn: str) -> list[tuple]:
     ).fetchall()
 
 
-def duplicate_of(entries: list[tuple]) -> dict[str, str]:
-    """Path -> the oldest copy (by modification time, then path) with the same content, for
-    files whose scan hashed them. Empty files are not duplicates of each other: they hold
-    nothing."""
-    oldest: dict[str, tuple] = {}
-    for path, is_dir, size, modified, *_, sha256 in entries:
+def record_of(upn: str, entry: tuple, on_hold: bool, duplicate: bool) -> FileRecord:
+    path, _, size, modified, created, accessed, attributes, _, _ = entry
+    return FileRecord(upn, path, size, modified, created, accessed, attributes, on_hold, duplicate)
+
+
+def kept_copies(
+    entries: list[tuple], upn: str, compiled: CompiledPolicy, holds: Holds
+) -> dict[str, str]:
+    """Path -> the copy kept in its place, for files whose scan hashed them. The kept copy is
+    the oldest (by modification time, then path) that the policy migrates when judged as no
+    one's duplicate; only younger copies are its duplicates. A group none of whose copies
+    migrates has no duplicates, so no content is left behind because its oldest copy is
+    disposed of, held or diverted. Empty files are not duplicates: they hold nothing."""
+    groups: dict[str, list[tuple]] = defaultdict(list)
+    for entry in entries:
+        path, is_dir, size, modified, *_, sha256 = entry
         if sha256 and size and not is_dir:
-            candidate = (modified or 0.0, path)
-            if sha256 not in oldest or candidate < oldest[sha256]:
-                oldest[sha256] = candidate
-    return {
-        path: oldest[sha256][1]
-        for path, is_dir, size, *_, sha256 in entries
-        if sha256 and size and not is_dir and oldest[sha256][1] != path
-    }
+            groups[sha256].append(((modified or 0.0, path), entry))
+    held = holds.checker(upn)
+    kept: dict[str, str] = {}
+    for copies in groups.values():
+        if len(copies) < 2:
+            continue
+        copies.sort()
+        for index, (_, entry) in enumerate(copies):
+            record = record_of(upn, entry, held(entry[0]), duplicate=False)
+            if decide(record, compiled).action == "migrate":
+                kept.update({later[0]: entry[0] for _, later in copies[index + 1 :]})
+                break
+    return kept
 
 
 def batched(rows: Iterator[tuple], size: int = BATCH) -> Iterator[list[tuple]]:

@@ -139,14 +139,28 @@ def resolve_parent(ctx: Context, address: Address) -> tuple[sqlite3.Row, list[st
     return parent, names[:-1], names[-1]
 
 
-def check_new_names(ctx: Context, parent: sqlite3.Row, names: list[str]) -> None:
+def check_new_names(ctx: Context, parent: sqlite3.Row, names: list[str], *, below: int = 0) -> None:
+    """Refuse names the service refuses, and a path over the limit, counting `below` more
+    characters for the deepest path inside an item that is moved or renamed."""
     above = ctx.state.path_of(parent)
     for depth, name in enumerate(names):
         problem = rules.name_problem(name, at_root=not above and depth == 0)
         if problem:
             raise bad_request(problem, inner="invalidPath")
-    if rules.path_too_long("/".join(above + names)):
+    if rules.path_too_long("/".join(above + names) + "x" * below):
         raise bad_request("Path exceeds maximum length.", inner="pathIsTooLong")
+
+
+def deepest_below(ctx: Context, item: sqlite3.Row) -> int:
+    """Characters the longest path inside `item` adds to the item's own path ('/' included)."""
+    row = ctx.state.db.execute(
+        "WITH RECURSIVE tree(id, length) AS (SELECT id, 0 FROM items WHERE id = ?"
+        " UNION ALL SELECT items.id, tree.length + 1 + length(items.name) FROM items"
+        " JOIN tree ON items.parent_id = tree.id WHERE items.deleted IS NULL)"
+        " SELECT max(length) FROM tree",
+        (item["id"],),
+    ).fetchone()
+    return row[0] or 0
 
 
 def make_folders(ctx: Context, parent: sqlite3.Row, names: list[str]) -> sqlite3.Row:
@@ -272,6 +286,7 @@ async def create_folder(ctx: Context, request: web.Request, address: Address) ->
                 raise name_exists()
             if conflict == "rename":
                 name = free_name(ctx, parent["id"], name)
+                check_new_names(ctx, parent, [name])
             else:
                 ctx.state.delete_item(existing)
         times = file_system_times(body.get("fileSystemInfo"))
@@ -284,6 +299,10 @@ async def create_folder(ctx: Context, request: web.Request, address: Address) ->
 async def patch_item(ctx: Context, request: web.Request, address: Address) -> web.Response:
     item = resolve(ctx, address)
     body = await read_json(request)
+    if item["parent_id"] is None:
+        raise GraphError(403, "accessDenied", "The root of a drive cannot be changed.")
+    if "name" in body and not isinstance(body["name"], str):
+        raise bad_request("name must be a string.")
     changes: dict = {}
     with ctx.state.transaction():
         parent_id = item["parent_id"]
@@ -295,7 +314,7 @@ async def patch_item(ctx: Context, request: web.Request, address: Address) -> we
         if changes:
             renamed_to = changes.get("name", item["name"])
             parent = ctx.state.item(item["drive_id"], parent_id)
-            check_new_names(ctx, parent, [renamed_to])
+            check_new_names(ctx, parent, [renamed_to], below=deepest_below(ctx, item))
             clash = ctx.state.child(parent_id, renamed_to)
             if clash is not None and clash["id"] != item["id"]:
                 raise name_exists()

@@ -15,6 +15,7 @@ from .addressing import Address, UploadAddress
 from .errors import GraphError, bad_request, name_exists
 from .items import (
     Context,
+    check_new_names,
     conflict_behaviour,
     file_system_times,
     free_name,
@@ -104,6 +105,7 @@ def commit(
             raise name_exists("Another file exists with the same name as the uploaded session.")
         if conflict == "rename":
             name, existing = free_name(ctx, parent["id"], name), None
+            check_new_names(ctx, parent, [name])
     if existing is None:
         item = ctx.state.create_item(
             parent["drive_id"], parent["id"], name, folder=False, fs_times=fs_times
@@ -181,6 +183,8 @@ async def create_session(
         parent, missing, name = resolve_parent(ctx, address)
     else:
         target = resolve(ctx, address)
+        if target["is_folder"]:
+            raise bad_request("An upload session writes a file, not a folder.")
         parent, missing, name = (
             ctx.state.item(target["drive_id"], target["parent_id"]),
             [],

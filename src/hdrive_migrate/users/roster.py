@@ -23,7 +23,18 @@ UPN_DERIVED = "upn_derived"
 IMPORTED, UPDATED, UNCHANGED = "imported", "updated", "unchanged"
 COLUMNS = "upn, folder, wave, state, drive_id, source_file, source_line"
 # Tables whose `upn` column names a user (sam_cache's names a directory answer, not a user).
-USER_TABLES = ("users", "scans", "files", "findings")
+# Every table keyed by a user's UPN: a confirmed UPN must carry all of it, or plans, reviews
+# and certified disposals would be orphaned (and certified files could be certified again).
+USER_TABLES = (
+    "users",
+    "scans",
+    "files",
+    "findings",
+    "plan_users",
+    "decisions",
+    "reviews",
+    "disposal_items",
+)
 
 
 @dataclass(frozen=True)

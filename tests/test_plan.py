@@ -206,7 +206,7 @@ def test_diff_shows_what_a_new_policy_would_change(scanned):
         ("upn,path\nalice,Documents\n", "holds.csv:2: 'alice' is not a UPN"),
         ("upn,path\nalice@contoso.test,/abs/path\n", "holds.csv:2: path '/abs/path' is not"),
         ("upn,path\nalice@contoso.test,a,b\n", "holds.csv:2: 3 columns"),
-        ("upn,path\nalice@contoso.test,caf\xe9\n", "holds.csv:2: is not UTF-8 text"),
+        ("upn,path\nalice@contoso.test,caf\xe9\n", "holds.csv:2: not UTF-8 text"),
     ],
 )
 def test_a_bad_hold_register_is_one_line_naming_file_and_line(scanned, content, message):

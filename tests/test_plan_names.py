@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 
 from hdrive_migrate import naming
 from hdrive_migrate.plan.names import (
-    FolderMapper,
     NameMapping,
     NameStyle,
     clash_key,
@@ -18,8 +17,8 @@ from hdrive_migrate.plan.names import (
     numbered,
     path_length_problem,
     replacement_problem,
-    target_path,
 )
+from hdrive_migrate.plan.targets import TargetTree
 
 FULLWIDTH = NameMapping(NameStyle.FULLWIDTH)
 REPLACE = NameMapping(NameStyle.REPLACE)
@@ -235,11 +234,6 @@ def test_accepted_names_keep_theirs_unless_a_case_twin_sorts_first(names, mappin
             assert targets[name] == name
 
 
-def test_target_path_joins_below_the_target_folder():
-    assert target_path("H Drive", ["Docs", "a.txt"]) == "H Drive/Docs/a.txt"
-    assert target_path("H Drive", []) == "H Drive"
-
-
 def test_paths_over_the_limit_carry_a_reason():
     assert path_length_problem("H Drive/" + "a" * 392) is None
     assert path_length_problem("H Drive/" + "a" * 423) == (
@@ -247,28 +241,22 @@ def test_paths_over_the_limit_carry_a_reason():
     )
 
 
-def test_folder_mapper_maps_a_tree_folder_by_folder():
-    mapper = FolderMapper("H Drive", FULLWIDTH)
-    assert mapper.map_children("", [("Q1: plans", True), ("q1： plans", False)]) == {
-        "q1： plans": "H Drive/q1： plans",
-        "Q1: plans": "H Drive/Q1： plans (2)",
-    }
-    assert mapper.map_children("Q1: plans", [("a?", False), ("Old ", True)]) == {
-        "a?": "H Drive/Q1： plans (2)/a？",
-        "Old ": "H Drive/Q1： plans (2)/Old␠",
-    }
-    assert mapper.map_children("Q1: plans/Old ", [("CON", False)]) == {
-        "CON": "H Drive/Q1： plans (2)/Old␠/ＣON"
-    }
+def test_target_tree_maps_a_tree_folder_by_folder():
+    paths = ["Q1: plans", "q1： plans", "Q1: plans/a?", "Q1: plans/Old ", "Q1: plans/Old /CON"]
+    tree = TargetTree("H Drive", paths, FULLWIDTH)
+    assert tree.target("q1： plans") == "H Drive/q1： plans"
+    assert tree.target("Q1: plans") == "H Drive/Q1： plans (2)"
+    assert tree.target("Q1: plans/a?") == "H Drive/Q1： plans (2)/a？"
+    assert tree.target("Q1: plans/Old /CON") == "H Drive/Q1： plans (2)/Old␠/ＣON"
 
 
-def test_folder_mapper_refuses_folders_out_of_order_or_twice():
-    mapper = FolderMapper("H Drive", REPLACE)
-    with pytest.raises(ValueError, match="after its parent"):
-        mapper.map_children("Docs", [("a", False)])
-    mapper.map_children("", [("Docs", True), ("file", False)])
-    with pytest.raises(ValueError, match="after its parent"):
-        mapper.map_children("file", [])
-    mapper.map_children("Docs", [])
-    with pytest.raises(ValueError, match="mapped already"):
-        mapper.map_children("Docs", [])
+def test_target_tree_leaves_acceptable_names_alone():
+    tree = TargetTree("H Drive", ["Docs", "Docs/a.txt", "Docs/b.txt"], REPLACE)
+    assert tree.target("Docs/a.txt") == "H Drive/Docs/a.txt"
+    assert tree.renamed == {}
+
+
+def test_target_tree_separates_names_that_differ_only_by_accent_form():
+    composed, decomposed = "caf\u00e9.txt", "cafe\u0301.txt"
+    tree = TargetTree("H Drive", [composed, decomposed], REPLACE)
+    assert tree.target(composed) != tree.target(decomposed)

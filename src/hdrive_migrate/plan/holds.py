@@ -1,12 +1,11 @@
 """The hold register: legal, FOI and subject-access holds, as a CSV `upn,path` where an empty
 path holds the whole drive and a path is a glob relative to the user's H: root."""
 
-import csv
 import hashlib
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hdrive_migrate.csvfiles import csv_records, read_csv_text
 from hdrive_migrate.errors import HdriveError
 from hdrive_migrate.globs import matches
 
@@ -34,35 +33,19 @@ class Holds:
 def read_holds(path: Path) -> Holds:
     """Parse the register; the first mistake raises HdriveError naming file, line and fix,
     because a plan made with a half-read hold register could dispose of held material."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise HdriveError(
-            f"cannot read the hold register ({exc.strerror})",
-            where=str(path),
-            fix="give --holds an existing CSV file with columns upn,path",
-        ) from exc
-    holds = Holds(sha256=hashlib.sha256(data).hexdigest())
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise HdriveError(
-            "is not UTF-8 text",
-            where=f"{path}:{line}",
-            fix="save the register as UTF-8 (Excel: CSV UTF-8)",
-        ) from None
-    rows = csv.reader(io.StringIO(text, newline=""))
-    header = [cell.strip().lower() for cell in next(rows, [])]
+    text = read_csv_text(path)
+    holds = Holds(sha256=hashlib.sha256(path.read_bytes()).hexdigest())
+    records = csv_records(text, str(path))
+    first = next(records, (1, []))
+    header = [cell.strip().lower() for cell in first[1]]
     if header != HEADER:
         raise HdriveError(
             f"header is {','.join(header) or '(empty)'}",
             where=f"{path}:1",
             fix="make the first line upn,path",
         )
-    for line, cells in enumerate(rows, start=2):
-        if cells:
-            _add(holds, path, line, cells)
+    for line, cells in records:
+        _add(holds, path, line, cells)
     return holds
 
 

@@ -200,54 +200,9 @@ def numbered(name: str, number: int) -> str:
     return f"{stem} ({number}){dot}{extension}"
 
 
-def target_path(target_folder: str, mapped_parts: list[str]) -> str:
-    """The path below the drive root: the target folder, then the mapped names, '/'-joined."""
-    return "/".join([target_folder, *mapped_parts])
-
-
 def path_length_problem(path: str) -> str | None:
-    """The reason a target PATH (from `target_path`) must go to review, or None when it fits."""
+    """The reason a target PATH (below the drive root) must go to review, or None when it
+    fits."""
     if not naming.path_too_long(path):
         return None
     return f"target path is {len(path)} characters; OneDrive allows {naming.MAX_PATH_CHARACTERS}"
-
-
-class FolderMapper:
-    """Maps one user's tree to target paths folder by folder, for a plan that streams files.
-
-    Contract: call `map_children(folder, children)` once per folder, after the call for its
-    parent (breadth- or depth-first both do). FOLDER is the source path relative to the user's
-    folder, '/'-separated, "" for the user's folder itself; CHILDREN are ALL of its entries as
-    (name, is_dir), files and sub-folders together, since they share one namespace. Feed every
-    entry the latest scan saw, not only those being migrated, so that a later change of
-    decision on one file (a review, a disposal) never renames another.
-
-    Memory: one folder's entries, plus the target paths of folders listed but not yet fed
-    (forgotten once fed), never the files already mapped.
-    """
-
-    def __init__(self, target_folder: str, mapping: NameMapping) -> None:
-        self._mapping = mapping
-        self._unfed = {"": target_folder}  # source folder -> its target path
-
-    def map_children(self, folder: str, children: Iterable[tuple[str, bool]]) -> dict[str, str]:
-        """Original name -> target path below the drive root, for every entry of FOLDER.
-
-        Raises ValueError when FOLDER was not listed as a sub-folder of a folder fed before,
-        or was fed already.
-        """
-        parent = self._unfed.pop(folder, None)
-        if parent is None:
-            raise ValueError(
-                f"folder {folder!r} was not listed by its parent, or was mapped already; "
-                "feed each folder once, after its parent"
-            )
-        is_dir = dict(children)
-        targets = {
-            name: target_path(parent, [target])
-            for name, target in map_folder(is_dir, self._mapping).items()
-        }
-        for name, path in targets.items():
-            if is_dir[name]:
-                self._unfed[f"{folder}/{name}" if folder else name] = path
-        return targets

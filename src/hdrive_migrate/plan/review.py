@@ -13,7 +13,6 @@ changing the policy, or not at all. Good rows are recorded even when others are 
 """
 
 import csv
-import io
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from typing import NamedTuple
 
 from sqlite_utils import Database
 
+from hdrive_migrate.csvfiles import csv_records, read_csv_text
 from hdrive_migrate.errors import HdriveError
 from hdrive_migrate.plan.current import EFFECTIVE_SQL, Effective
 from hdrive_migrate.plan.writing import replaced_atomically
@@ -181,7 +181,7 @@ def import_reviews(db: Database, path: Path, *, reviewer: str, now: datetime) ->
     skipped. A file that cannot be read, is not CSV, or whose header is wrong raises HdriveError
     and records nothing."""
     reviewer = _reviewer_name(reviewer)
-    rows, errors, undecided = _parse(_read_text(path), str(path))
+    rows, errors, undecided = _parse(read_csv_text(path), str(path))
     rows, duplicates = _reject_duplicates(rows)
     with transaction(db):
         accepted, refused = _check_all(db, rows)
@@ -213,26 +213,9 @@ def _reviewer_name(name: str) -> str:
     return name
 
 
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding=ENCODING)
-    except UnicodeDecodeError as exc:
-        raise HdriveError(
-            f"not UTF-8 text ({exc.reason} at byte {exc.start})",
-            fix='save it from Excel as "CSV UTF-8 (Comma delimited)"',
-            where=str(path),
-        ) from exc
-    except OSError as exc:
-        raise HdriveError(
-            f"cannot read the file: {exc.strerror}",
-            fix="check the path and that you can read it",
-            where=str(path),
-        ) from exc
-
-
 def _parse(text: str, file: str) -> tuple[list[ReviewRow], list[RowError], int]:
     """The decided rows, the rows in error, and how many rows had no decision."""
-    records = _records(text, file)
+    records = list(csv_records(text, file))
     if not records:
         raise HdriveError(
             "the file is empty",
@@ -253,25 +236,6 @@ def _parse(text: str, file: str) -> tuple[list[ReviewRow], list[RowError], int]:
         else:
             rows.append(parsed)
     return rows, errors, undecided
-
-
-def _records(text: str, file: str) -> list[tuple[int, list[str]]]:
-    """Non-blank records with the line each starts on (a quoted note may span lines)."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    records = []
-    start = 1
-    try:
-        for cells in reader:
-            if any(cell.strip() for cell in cells):
-                records.append((start, cells))
-            start = reader.line_num + 1
-    except csv.Error as exc:
-        raise HdriveError(
-            f"cannot read the file as CSV: {exc}",
-            fix="save it as CSV UTF-8 from Excel, or correct the line by hand",
-            where=f"{file}:{reader.line_num}",
-        ) from exc
-    return records
 
 
 def _columns(header: list[str], where: str) -> dict[str, int]:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from hdrive_migrate import __version__, naming
+from hdrive_migrate import __version__
 from hdrive_migrate.plan.holds import Holds
-from hdrive_migrate.plan.names import NameMapping
+from hdrive_migrate.plan.names import NameMapping, path_length_problem
 from hdrive_migrate.plan.targets import TargetTree
 from hdrive_migrate.policy.compile import CompiledPolicy, compile_policy
 from hdrive_migrate.policy.decide import decide
@@ -184,8 +184,8 @@ def place(path: str, link: bool, tree: TargetTree, reason: str | None):
     if link:
         return "review", LINK_REASON, None
     target = tree.target(path)
-    if naming.path_too_long(target):
-        return "review", f"target path is {len(target)} characters; OneDrive allows 400", target
+    if too_long := path_length_problem(target):
+        return "review", too_long, target
     return "migrate", reason, None if target == tree.prefix + path else target
 
 

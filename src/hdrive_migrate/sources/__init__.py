@@ -4,7 +4,6 @@ Sources are read-only by construction: the protocol has no call that writes, and
 asks the platform not to update its access time.
 """
 
-from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import BinaryIO, NamedTuple, Protocol
 
@@ -70,13 +69,3 @@ class Source(Protocol):
 
     def close(self) -> None:
         """Release connections."""
-
-
-def walk_files(source: Source, path: str) -> Iterator[tuple[str, Entry]]:
-    """Every entry below `path`, depth first, not following links (for tests and small jobs;
-    the scanner lists folders in parallel itself)."""
-    for entry in source.list_dir(path):
-        child = f"{path}/{entry.name}" if path else entry.name
-        yield child, entry
-        if entry.is_dir and not entry.is_link:
-            yield from walk_files(source, child)

@@ -10,12 +10,11 @@ and row errors out.
   used: hdrive.toml's [target] folder says where files go.
 """
 
-import csv
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
+from hdrive_migrate.csvfiles import csv_records
 from hdrive_migrate.errors import HdriveError
 from hdrive_migrate.users.upns import MAX_CANDIDATES, candidate_upns, is_upn, onedrive_segment
 
@@ -73,7 +72,7 @@ def parse_user_list(text: str, *, file: str, source_root: str, upn_required: boo
     UPN_REQUIRED False lets simple rows leave the upn empty (to be resolved from the folder).
     A file that is neither kind, or lists nobody, raises HdriveError.
     """
-    records = list(_records(text, file))
+    records = list(csv_records(text, file))
     if not records:
         raise _nobody(file)
     line, first = records[0]
@@ -128,23 +127,6 @@ def _plain(path: str) -> str:
         parts = urlsplit(text)
         text = f"//{parts.hostname or ''}{unquote(parts.path)}"
     return text.rstrip("/")
-
-
-def _records(text: str, file: str) -> Iterator[tuple[int, list[str]]]:
-    """Non-blank records with the line each starts on (a quoted value may span lines)."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    start = 1
-    try:
-        for cells in reader:
-            if any(cell.strip() for cell in cells):
-                yield start, cells
-            start = reader.line_num + 1
-    except csv.Error as exc:
-        raise HdriveError(
-            f"cannot read the file as CSV: {exc}",
-            fix="save it as CSV UTF-8 from Excel, or correct the line by hand",
-            where=f"{file}:{reader.line_num}",
-        ) from exc
 
 
 def _collect(kind: str, parsed: Iterator[Row | RowError]) -> UserList:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from hdrive_migrate.csvfiles import read_csv_text
 from hdrive_migrate.errors import HdriveError
 from hdrive_migrate.store import record_event, transaction
 from hdrive_migrate.users.csvfiles import Row, RowError, UserList, parse_user_list, wave_problem
@@ -73,21 +74,7 @@ def import_file(
 
 def read_user_list(path: Path, source_root: str, resolve_sam: bool) -> UserList:
     """Read and parse the file at PATH; HdriveError when it cannot be read as UTF-8 text."""
-    try:
-        # utf-8-sig: Excel's "CSV UTF-8" starts the file with a byte order mark.
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise HdriveError(
-            f"not UTF-8 text ({exc.reason} at byte {exc.start})",
-            fix='save it from Excel as "CSV UTF-8 (Comma delimited)"',
-            where=str(path),
-        ) from exc
-    except OSError as exc:
-        raise HdriveError(
-            f"cannot read the file: {exc.strerror}",
-            fix="check the path and that you can read it",
-            where=str(path),
-        ) from exc
+    text = read_csv_text(path)
     return parse_user_list(
         text, file=str(path), source_root=source_root, upn_required=not resolve_sam
     )

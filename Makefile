@@ -29,3 +29,5 @@ format: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/tenant.py
+	$(BIN)/python bench/scan.py
+	$(BIN)/python bench/plan.py

@@ -4,6 +4,9 @@ from pathlib import Path
 
 import typer
 
+WAVE_OPTION = typer.Option(None, "--wave", help="Only the users of this wave.")
+USER_OPTION = typer.Option(None, "--user", help="Only this user (UPN).")
+
 WORKSPACE_OPTION = typer.Option(
     Path("."),
     "--workspace",

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import typer
 
-from hdrive_migrate.cli.common import WORKSPACE_OPTION
+from hdrive_migrate.cli.common import USER_OPTION, WAVE_OPTION, WORKSPACE_OPTION
 from hdrive_migrate.errors import HdriveError
 from hdrive_migrate.workspace import open_workspace
 
@@ -30,8 +30,8 @@ def approve(
     approver: list[str] = typer.Option(
         ..., "--approver", help="Who approved the disposal; repeat for each approver."
     ),
-    wave: str | None = typer.Option(None, "--wave", help="Only the users of this wave."),
-    user: str | None = typer.Option(None, "--user", help="Only this user (UPN)."),
+    wave: str | None = WAVE_OPTION,
+    user: str | None = USER_OPTION,
     out: Path | None = typer.Option(
         None,
         "--out",

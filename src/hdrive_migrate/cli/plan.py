@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from hdrive_migrate.cli.common import WORKSPACE_OPTION
+from hdrive_migrate.cli.common import USER_OPTION, WAVE_OPTION, WORKSPACE_OPTION
 from hdrive_migrate.config import Config
 from hdrive_migrate.errors import HdriveError
 from hdrive_migrate.plan.diff import diff_plans
@@ -31,7 +31,6 @@ POLICY = typer.Option(None, "--policy", help="Policy YAML file (see policies/)."
 HOLDS = typer.Option(
     None, "--holds", help="Hold register CSV upn,path; default [plan] holds in hdrive.toml."
 )
-WAVE = typer.Option(None, "--wave", help="Only the users of this wave.")
 
 
 @app.callback()
@@ -43,8 +42,8 @@ def plan_command(
     as_of: str | None = typer.Option(
         None, "--as-of", help="Reference date for ages, YYYY-MM-DD; default today."
     ),
-    wave: str | None = WAVE,
-    user: str | None = typer.Option(None, "--user", help="Only this user (UPN)."),
+    wave: str | None = WAVE_OPTION,
+    user: str | None = USER_OPTION,
 ) -> None:
     """Plan the chosen users (default everyone scanned): a decision for every file, recorded
     with the deciding rule, every matched rule, the policy's id, version and SHA-256, the
@@ -107,7 +106,7 @@ def diff(
     workspace: Path = WORKSPACE_OPTION,
     policy: Path = typer.Option(..., "--policy", help="The new policy version."),
     holds: Path | None = HOLDS,
-    wave: str | None = WAVE,
+    wave: str | None = WAVE_OPTION,
     json_output: bool = typer.Option(False, "--json", help="One JSON object."),
 ) -> None:
     """What a new policy would change: files by old action -> new action, with sample paths.

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from hdrive_migrate.cli.common import WORKSPACE_OPTION
+from hdrive_migrate.cli.common import WAVE_OPTION, WORKSPACE_OPTION
 from hdrive_migrate.workspace import open_workspace
 
 app = typer.Typer(
@@ -27,7 +27,7 @@ def _review() -> None:
 )
 def export(
     out: Path = typer.Option(..., "--out", help="The CSV to write (replaced).", dir_okay=False),
-    wave: str | None = typer.Option(None, "--wave", help="Only the users of this wave."),
+    wave: str | None = WAVE_OPTION,
     workspace: Path = WORKSPACE_OPTION,
 ) -> None:
     """Write a CSV of the files awaiting review: those whose decision is `review` in their

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import Progress as RichProgress
 from rich.progress import TextColumn, TimeElapsedColumn
 
-from hdrive_migrate.cli.common import WORKSPACE_OPTION
+from hdrive_migrate.cli.common import USER_OPTION, WAVE_OPTION, WORKSPACE_OPTION
 from hdrive_migrate.scan.excludes import Excludes
 from hdrive_migrate.scan.run import Progress, ScanOptions, ScanResult, scan_user
 from hdrive_migrate.scan.selection import select_users
@@ -25,16 +25,13 @@ app = typer.Typer(
     invoke_without_command=True,
 )
 
-WAVE = typer.Option(None, "--wave", help="Only the users of this wave.")
-USER = typer.Option(None, "--user", help="Only this user (UPN).")
-
 
 @app.callback()
 def scan(
     ctx: typer.Context,
     workspace: Path = WORKSPACE_OPTION,
-    wave: str | None = WAVE,
-    user: str | None = USER,
+    wave: str | None = WAVE_OPTION,
+    user: str | None = USER_OPTION,
     hashed: bool = typer.Option(
         False, "--hash", help="Also read every new or changed file: SHA-256 and QuickXorHash."
     ),
@@ -70,7 +67,7 @@ def scan(
 @app.command(epilog="Example: hdrive-migrate scan summary -w ./wave1 --wave 'Wave 1' --json")
 def summary(
     workspace: Path = WORKSPACE_OPTION,
-    wave: str | None = WAVE,
+    wave: str | None = WAVE_OPTION,
     json_output: bool = typer.Option(False, "--json", help="One JSON list of objects."),
 ) -> None:
     """Per user: files, folders, bytes, and findings by kind from the latest complete scan."""

@@ -5,7 +5,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 from sqlite_utils import Database
@@ -18,7 +18,7 @@ from hdrive_migrate.policy.compile import CompiledPolicy, compile_policy
 from hdrive_migrate.policy.decide import decide
 from hdrive_migrate.policy.parse import Policy, load_policy
 from hdrive_migrate.policy.record import FileRecord
-from hdrive_migrate.store import record_event, transaction
+from hdrive_migrate.store import now_text, record_event, transaction
 
 BATCH = 5000
 LINK_REASON = "a link or reparse point: OneDrive cannot hold it; recorded, not followed"
@@ -41,10 +41,6 @@ class PlanResult:
     by_action: dict[str, int] = field(default_factory=dict)
     planned: list[str] = field(default_factory=list)
     not_scanned: list[str] = field(default_factory=list)
-
-
-def now_text() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def plan(db: Database, upns: list[str], request: PlanRequest) -> PlanResult:

@@ -4,7 +4,6 @@ and close the scan with its deltas. One user's trouble never stops the others.""
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from sqlite_utils import Database
 
@@ -19,7 +18,7 @@ from hdrive_migrate.scan.findings import (
 )
 from hdrive_migrate.scan.walker import Listing, join, list_tree
 from hdrive_migrate.sources import Entry, EntryError, Source
-from hdrive_migrate.store import record_event, transaction
+from hdrive_migrate.store import now_text, record_event, transaction
 
 BATCH_ROWS = 2000
 HASH_BATCH = 256
@@ -59,10 +58,6 @@ class Progress:
     def listed(self, files: int, size: int) -> None: ...
 
     def hashed(self, files: int, size: int) -> None: ...
-
-
-def now_text() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def scan_user(

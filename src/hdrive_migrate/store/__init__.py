@@ -58,6 +58,11 @@ def user_version(db: Database) -> int:
     return db.execute("PRAGMA user_version").fetchone()[0]
 
 
+def now_text() -> str:
+    """Now, as the workspace stores times: UTC ISO 8601 to the second."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
 def record_event(
     db: Database,
     action: str,

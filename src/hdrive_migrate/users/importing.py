@@ -12,7 +12,7 @@ from pathlib import Path
 
 from hdrive_migrate.csvfiles import read_csv_text
 from hdrive_migrate.errors import HdriveError
-from hdrive_migrate.store import record_event, transaction
+from hdrive_migrate.store import now_text, record_event, transaction
 from hdrive_migrate.users.csvfiles import Row, RowError, UserList, parse_user_list, wave_problem
 from hdrive_migrate.users.roster import (
     IMPORTED,
@@ -109,7 +109,7 @@ def _save(
 ) -> tuple[Counter, list[RowError]]:
     """Upsert ROWS and record the import event (ABOUT, the counts, REJECTED rows before these
     plus the clashes) in one transaction; return the counts and the rows that clashed."""
-    db, now = workspace.db, datetime.now(UTC).isoformat(timespec="seconds")
+    db, now = workspace.db, now_text()
     counts: Counter = Counter()
     clashes: list[RowError] = []
     with transaction(db):

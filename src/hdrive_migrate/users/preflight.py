@@ -10,12 +10,11 @@ throttled. The findings replace the user's previous preflight findings, and the 
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from sqlite_utils import Database
 
 from hdrive_migrate.sources import EntryError, Source
-from hdrive_migrate.store import record_event, transaction
+from hdrive_migrate.store import now_text, record_event, transaction
 from hdrive_migrate.users.resolve import Directory, Finding, confirm_derived
 from hdrive_migrate.users.roster import (
     User,
@@ -140,7 +139,7 @@ async def _confirmed_upn(
 
 
 def _record(db: Database, upn: str, findings: list[Finding], drive_id: str | None) -> None:
-    now = datetime.now(UTC).isoformat(timespec="seconds")
+    now = now_text()
     with transaction(db):
         db.execute("DELETE FROM findings WHERE upn = ? AND stage = ?", [upn, STAGE])
         for finding in findings:

@@ -114,29 +114,32 @@ def serve(
     ),
     seed: int | None = typer.Option(None, "--seed", help="Seed for fault injection."),
 ) -> None:
-    """Serve a local Graph tenant on loopback, for rehearsals and tests. Runs until stopped."""
+    """Serve a local Graph tenant on loopback, for rehearsals and tests. Runs until stopped.
+
+    One tenant per --data: a second start on the same directory is refused while the first runs.
+    """
     from hdrive_migrate.tenant.errors import SetupError
     from hdrive_migrate.tenant.options import TenantOptions
     from hdrive_migrate.tenant.server import serve as serve_tenant
 
-    options = TenantOptions(
-        data=data,
-        users_csv=users,
-        host=host,
-        port=port,
-        drive_quota=drive_quota,
-        throttle_rate=throttle_rate,
-        retry_after=retry_after,
-        error_rate=error_rate,
-        drop_rate=drop_rate,
-        session_ttl=session_ttl,
-        quota_ru_per_minute=quota_ru_per_minute,
-        app_permissions=app_permissions,
-        retention_labels=retention_labels,
-        request_log=request_log,
-        seed=seed,
-    )
     try:
+        options = TenantOptions(
+            data=data,
+            users_csv=users,
+            host=host,
+            port=port,
+            drive_quota=drive_quota,
+            throttle_rate=throttle_rate,
+            retry_after=retry_after,
+            error_rate=error_rate,
+            drop_rate=drop_rate,
+            session_ttl=session_ttl,
+            quota_ru_per_minute=quota_ru_per_minute,
+            app_permissions=app_permissions,
+            retention_labels=retention_labels,
+            request_log=request_log,
+            seed=seed,
+        )
         serve_tenant(options)
     except SetupError as exc:
         # Its message already reads "where: what. Fix: how", one line.

@@ -45,6 +45,7 @@ CREATE INDEX IF NOT EXISTS sessions_by_name ON sessions(parent_id, name_key);
 TRUE_WORDS = {"true", "yes", "1", "y"}
 FALSE_WORDS = {"false", "no", "0", "n", ""}
 USERS_HEADER = ["upn", "display_name", "sam_account_name", "provisioned"]
+DB_NAME = "tenant.db"
 
 
 def utc_now_text() -> str:
@@ -112,12 +113,20 @@ class TenantState:
         self.drive_quota = drive_quota
         for folder in ("content", "sessions"):
             (data / folder).mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(data / "tenant.db", isolation_level=None)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
-        self.secret = self._setting("secret", lambda: secrets.token_hex(32)).encode()
+        self.db = sqlite3.connect(data / DB_NAME, isolation_level=None)
+        try:
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(SCHEMA)
+            self.secret = self._setting("secret", lambda: secrets.token_hex(32)).encode()
+        except BaseException:
+            self.db.close()
+            raise
+
+    def close(self) -> None:
+        """Close the database; a clean close also folds the WAL back into tenant.db."""
+        self.db.close()
 
     def _setting(self, key: str, make) -> str:
         row = self.db.execute("SELECT value FROM settings WHERE key=?", (key,)).fetchone()

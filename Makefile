@@ -3,11 +3,16 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint format bench
+.PHONY: demo test lint format bench deps
+
+# Debian packages: only what is missing, installed when run as root, else the apt-get line to run.
+deps:
+	@PYTHON=$(PYTHON) scripts/install-deps.sh test
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 		|| { echo "hdrive-migrate needs Python 3.11 or newer as $(PYTHON)"; exit 1; }
+	@PYTHON=$(PYTHON) scripts/install-deps.sh build
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
@@ -16,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 demo: $(VENV)/.installed
 	bash scripts/demo.sh
 
-test: $(VENV)/.installed lint
+test: deps $(VENV)/.installed lint
 	$(BIN)/pytest
 
 lint: $(VENV)/.installed
@@ -27,7 +32,7 @@ format: $(VENV)/.installed
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(VENV)/.installed
+bench: deps $(VENV)/.installed
 	$(BIN)/python bench/tenant.py
 	$(BIN)/python bench/scan.py
 	$(BIN)/python bench/plan.py

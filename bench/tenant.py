@@ -10,6 +10,7 @@ answers without storing, hashing or checking anything: the cost of HTTP on this 
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import subprocess
 import sys
@@ -17,13 +18,19 @@ import tempfile
 import time
 from pathlib import Path
 
-import aiohttp
-from aiohttp import web
+BIN = Path(sys.executable).parent
+if importlib.util.find_spec("aiohttp") is None or not (BIN / "hdrive-migrate").exists():
+    sys.exit(
+        "bench/tenant.py: hdrive-migrate and aiohttp are not installed beside this Python. "
+        "Fix: run `make bench`, or run it with .venv/bin/python"
+    )
+
+import aiohttp  # noqa: E402
+from aiohttp import web  # noqa: E402
 
 CLIENTS = 8
 CHUNK = 32 * 320 * 1024  # 10 MiB, a multiple of 320 KiB
 AUTH = {"Authorization": "Bearer bench"}
-BIN = Path(sys.executable).parent
 
 
 def start(command: list[str]) -> tuple[subprocess.Popen, str]:
@@ -92,23 +99,42 @@ async def run_clients(root: str, jobs: int, job) -> float:
         return time.perf_counter() - started
 
 
-async def measure(root: str, small: int, large_mib: int) -> dict[str, float]:
+def phases(small: int, large_mib: int) -> list[tuple[str, str, str, object]]:
+    """(key, label, unit, measure(root) -> figure) for each figure, in the order printed."""
     small_body = b"s" * 4096
     large_body = bytes(range(256)) * (large_mib * 4096)
-    seconds_put = await run_clients(
-        root, small, lambda h, r, c, n: put_small(h, r, c, f"put-{n}.txt", small_body)
-    )
-    seconds_session = await run_clients(
-        root, small, lambda h, r, c, n: session_upload(h, r, c, f"ses-{n}.txt", small_body, CHUNK)
-    )
-    seconds_large = await run_clients(
-        root, CLIENTS, lambda h, r, c, n: session_upload(h, r, c, f"big-{n}.bin", large_body, CHUNK)
-    )
-    return {
-        "small_put_per_s": small / seconds_put,
-        "small_session_per_s": small / seconds_session,
-        "large_mb_per_s": CLIENTS * len(large_body) / seconds_large / 1e6,
-    }
+
+    def rate(jobs: int, job, scale: float):
+        return lambda root: scale / asyncio.run(run_clients(root, jobs, job))
+
+    return [
+        (
+            "small_put_per_s",
+            "small files, 4 KiB, simple PUT",
+            "uploads/s",
+            rate(small, lambda h, r, c, n: put_small(h, r, c, f"put-{n}.txt", small_body), small),
+        ),
+        (
+            "small_session_per_s",
+            "small files, 4 KiB, upload session",
+            "uploads/s",
+            rate(
+                small,
+                lambda h, r, c, n: session_upload(h, r, c, f"ses-{n}.txt", small_body, CHUNK),
+                small,
+            ),
+        ),
+        (
+            "large_mb_per_s",
+            f"large files, {CLIENTS} x {large_mib} MiB, 10 MiB chunks",
+            "MB/s",
+            rate(
+                CLIENTS,
+                lambda h, r, c, n: session_upload(h, r, c, f"big-{n}.bin", large_body, CHUNK),
+                CLIENTS * len(large_body) / 1e6,
+            ),
+        ),
+    ]
 
 
 def serve_null() -> None:
@@ -151,41 +177,24 @@ def main() -> None:
     args = parser.parse_args()
     if args.serve_null:
         return serve_null()
+    print(
+        f"local tenant on loopback, {CLIENTS} concurrent clients "
+        "(the ceiling for later benchmarks; no goal of its own)",
+        flush=True,
+    )
+    results: dict[str, dict[str, float]] = {"tenant": {}, "null": {}}
     with tempfile.TemporaryDirectory() as folder:
-        results = {}
-        for name, launch in (("tenant", lambda: start_tenant(Path(folder))), ("null", start_null)):
-            process, root = launch()
-            try:
-                results[name] = asyncio.run(measure(root, args.small, args.large_mib))
-            finally:
+        tenant, tenant_root = start_tenant(Path(folder))
+        null, null_root = start_null()
+        try:
+            for key, label, unit, measure in phases(args.small, args.large_mib):
+                results["null"][key] = measure(null_root)
+                results["tenant"][key] = measure(tenant_root)
+                print(report(label, unit, results["tenant"][key], results["null"][key]), flush=True)
+        finally:
+            for process in (tenant, null):
                 process.terminate()
                 process.wait()
-    tenant, null = results["tenant"], results["null"]
-    print(f"local tenant on loopback, {CLIENTS} concurrent clients")
-    print(
-        report(
-            "small files, 4 KiB, simple PUT",
-            "uploads/s",
-            tenant["small_put_per_s"],
-            null["small_put_per_s"],
-        )
-    )
-    print(
-        report(
-            "small files, 4 KiB, upload session",
-            "uploads/s",
-            tenant["small_session_per_s"],
-            null["small_session_per_s"],
-        )
-    )
-    print(
-        report(
-            f"large files, {CLIENTS} x {args.large_mib} MiB, 10 MiB chunks",
-            "MB/s",
-            tenant["large_mb_per_s"],
-            null["large_mb_per_s"],
-        )
-    )
     if args.json:
         print(json.dumps(results))
 

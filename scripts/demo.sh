@@ -74,4 +74,12 @@ step "why is alice's rota going for disposal?"
 "$cli" plan explain alice@demo.police.test "Documents/rota 2016.xlsx" -w "$ws"
 step "files waiting for a records manager"
 "$cli" review export --out "$work/review.csv" -w "$ws"
-cat "$work/review.csv"
+
+# The CSV is for Excel (it starts with a byte-order mark); on the terminal a count says more.
+rows=$(.venv/bin/python -c 'import csv, sys
+with open(sys.argv[1], encoding="utf-8-sig", newline="") as file:
+    print(sum(1 for _ in csv.reader(file)) - 1)' "$work/review.csv")
+files=$([[ $rows == 1 ]] && echo "1 file" || echo "$rows files")
+step "done: $files for a records manager in $work/review.csv"
+echo "Open it in Excel, fill in the decision column, then record the decisions with"
+echo "    $cli review import $work/review.csv --reviewer \"A. Manager\" -w $ws"

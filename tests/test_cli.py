@@ -1,5 +1,6 @@
 """The command line: help with examples, init, and one-line errors with exit code 2."""
 
+import re
 import subprocess
 import sys
 import types
@@ -17,7 +18,8 @@ from hdrive_migrate.store import open_store
 from hdrive_migrate.tenant.options import ONE_TIB, TenantOptions
 
 runner = CliRunner()
-LOCAL_INIT = ["--source", "/srv/home", "--graph-url", "http://127.0.0.1:9", "--auth", "local"]
+HOMES = str(Path(__file__).parent)  # init refuses a source that does not exist; any folder will do
+LOCAL_INIT = ["--source", HOMES, "--graph-url", "http://127.0.0.1:9", "--auth", "local"]
 
 
 def command_paths(command, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -37,7 +39,8 @@ def run_main(args: list[str], capsys) -> tuple[int, str, str]:
 
 
 def write_config_text(workspace: Path, text: str) -> Path:
-    workspace.mkdir(exist_ok=True)
+    """A workspace made by init, whose hdrive.toml is then replaced by TEXT."""
+    assert runner.invoke(app, ["init", str(workspace), *LOCAL_INIT]).exit_code == 0
     (workspace / CONFIG_NAME).write_text(text)
     return workspace
 
@@ -49,6 +52,15 @@ def test_every_command_has_an_example_in_its_help():
         result = runner.invoke(app, [*path, "--help"], terminal_width=200)
         assert result.exit_code == 0, path
         assert "Example: hdrive-migrate" in result.output, path
+
+
+def test_help_shows_no_type_beside_plain_flags():
+    """A flag takes no value, so nothing should suggest one (typer's rich help showed <bool>)."""
+    for path in command_paths(typer.main.get_command(app)):
+        result = runner.invoke(app, [*path, "--help"], terminal_width=200)
+        assert "<bool>" not in result.output, path
+    scan_help = runner.invoke(app, ["scan", "--help"], terminal_width=200).output
+    assert re.search(r"^  --hash +Also read", scan_help, re.MULTILINE), scan_help
 
 
 def test_version(capsys):
@@ -76,7 +88,7 @@ def test_init_resolves_a_relative_certificate_path_from_the_current_directory(
     monkeypatch.chdir(tmp_path)
     Path("app.pem").write_text("certificate")
     args = [
-        "init", "ws", "--source", "/srv/home", "--graph-url", "https://graph.microsoft.com",
+        "init", "ws", "--source", HOMES, "--graph-url", "https://graph.microsoft.com",
         "--tenant-id", "contoso.onmicrosoft.com", "--client-id",
         "72f988bf-86f1-41af-91ab-2d7cd011db47", "--certificate-path", "app.pem",
         "--organisation", "Contoso",
@@ -98,14 +110,14 @@ def test_init_refuses_to_overwrite_a_workspace(tmp_path, capsys):
 def test_init_points_at_the_option_that_was_wrong(tmp_path, capsys):
     workspace = str(tmp_path / "ws")
     code, _, err = run_main(
-        ["init", workspace, "--source", "/x", "--graph-url", "http://g.com", "--auth", "local"],
+        ["init", workspace, "--source", HOMES, "--graph-url", "http://g.com", "--auth", "local"],
         capsys,
     )
     assert code == 2
     assert err.startswith('init --graph-url: [graph] auth = "local" sends a placeholder token')
     assert not (tmp_path / "ws" / CONFIG_NAME).exists()
     code, _, err = run_main(
-        ["init", workspace, "--source", "/x", "--graph-url", "https://g.com"], capsys
+        ["init", workspace, "--source", HOMES, "--graph-url", "https://g.com"], capsys
     )
     assert code == 2
     assert err.startswith('init --tenant-id: [graph] tenant_id is required for auth = "certif')

@@ -7,15 +7,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hdrive_migrate.config import (
+    CERTIFICATE_PASSWORD_ENV,
     CLIENT_SECRET_ENV,
     CONFIG_NAME,
+    DEFAULT_LOCK_TIMEOUT,
+    SMB_PASSWORD_ENV,
     Auth,
     Config,
     GraphSettings,
     is_loopback_host,
     load_config,
+    lock_timeout,
     parse_config,
     render_config,
+    validate_all,
     write_config,
 )
 from hdrive_migrate.errors import ConfigError
@@ -40,9 +45,10 @@ def certificate_settings(cert: Path) -> Config:
 
 
 def config_error(tmp_path: Path, text: str) -> ConfigError:
+    """The mistake in TEXT, whichever section holds it (deferred ones included)."""
     (tmp_path / CONFIG_NAME).write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError) as caught:
-        load_config(tmp_path)
+        validate_all(load_config(tmp_path))
     return caught.value
 
 
@@ -295,3 +301,97 @@ def test_target_folder_must_be_a_name_onedrive_accepts(tmp_path, folder):
 def test_message_is_one_line_even_when_the_value_has_newlines(tmp_path):
     error = config_error(tmp_path, '[graph]\nauth = """cert\nificate"""\n[source]\nroot = "/x"\n')
     assert "\n" not in str(error)
+
+
+def test_a_notepad_byte_order_mark_is_accepted(tmp_path):
+    text = '[source]\nroot = "/srv/home"\n[graph]\nurl = "http://127.0.0.1:9"\nauth = "local"\n'
+    (tmp_path / CONFIG_NAME).write_bytes(b"\xef\xbb\xbf" + text.encode())
+    assert load_config(tmp_path).source_root == "/srv/home"
+
+
+# A secret in the file: never "did you mean", always the environment variable, never the value.
+SECRETS = [
+    ("graph", "client_secret", CLIENT_SECRET_ENV),
+    ("graph", "secret", CLIENT_SECRET_ENV),
+    ("graph", "certificate_password", CERTIFICATE_PASSWORD_ENV),
+    ("graph", "password", CERTIFICATE_PASSWORD_ENV),
+    ("source", "smb_password", SMB_PASSWORD_ENV),
+    ("source", "Password", SMB_PASSWORD_ENV),
+    ("target", "smb_passwd", SMB_PASSWORD_ENV),
+]
+
+
+@pytest.mark.parametrize(("section", "key", "variable"), SECRETS)
+def test_a_secret_in_the_file_is_sent_to_its_environment_variable(tmp_path, section, key, variable):
+    sections = {"source": 'root = "/srv/home"', "graph": 'url = "http://127.0.0.1:9"', "target": ""}
+    sections[section] += f'\n{key} = "Sup3r-secret"'
+    text = "".join(f"[{name}]\n{body}\n" for name, body in sections.items())
+    line = text.splitlines().index(f'{key} = "Sup3r-secret"') + 1
+    error = config_error(tmp_path, text)
+    assert str(error) == (
+        f"{tmp_path / CONFIG_NAME}:{line}: [{section}] {key} is a secret, and secrets never go "
+        f"in {CONFIG_NAME}. Fix: delete it from the file and set {variable} in the environment "
+        "of the commands that need it instead"
+    )
+
+
+def test_a_secret_outside_any_section_names_every_variable(tmp_path):
+    error = config_error(tmp_path, 'password = "Sup3r-secret"\n[source]\nroot = "/x"\n')
+    message = str(error)
+    assert message.startswith(f"{tmp_path / CONFIG_NAME}:1: password is a secret")
+    assert all(
+        v in message for v in (CLIENT_SECRET_ENV, SMB_PASSWORD_ENV, CERTIFICATE_PASSWORD_ENV)
+    )
+    assert "Sup3r-secret" not in message
+
+
+def test_a_secret_is_refused_before_anything_else_is_read(tmp_path):
+    """Even when only [source] is read, and even before another mistake earlier in the file."""
+    text = '[source]\nrute = "/x"\n[graph]\nclient_secret = "Sup3r-secret"\n'
+    (tmp_path / CONFIG_NAME).write_text(text)
+    with pytest.raises(ConfigError, match=CLIENT_SECRET_ENV):
+        load_config(tmp_path)
+
+
+# [graph] and [plan] matter only to the commands that reach Graph or plan: their mistakes wait.
+DEFERRED = {
+    "graph": ('[graph]\nurl = "ftp://x"\nauth = "local"\n', "graph", ":6: [graph] url"),
+    "graph unknown key": ('[graph]\nurll = "x"\n', "graph", ":6: unknown key [graph] urll"),
+    "plan": ('[plan]\nholds = "nowhere.csv"\n', "holds_file", ':6: [plan] holds = "nowhere'),
+}
+
+
+@pytest.mark.parametrize("mistake", DEFERRED)
+def test_mistakes_in_graph_and_plan_wait_until_those_settings_are_read(tmp_path, mistake):
+    section, field, words = DEFERRED[mistake]
+    text = f'[source]\nroot = "/srv/home"\n[scan]\nexclude = ["AppData/**"]\n{section}'
+    (tmp_path / CONFIG_NAME).write_text(text)
+    config = load_config(tmp_path)
+    assert (config.source_root, config.scan_exclude) == ("/srv/home", ("AppData/**",))
+    with pytest.raises(ConfigError) as caught:
+        getattr(config, field)
+    assert str(caught.value).startswith(f"{tmp_path / CONFIG_NAME}{words}")
+    with pytest.raises(ConfigError):
+        validate_all(config)
+
+
+def test_mistakes_elsewhere_are_reported_when_the_file_is_read(tmp_path):
+    (tmp_path / CONFIG_NAME).write_text('[source]\nroot = "/x"\n[target]\nfolder = "a:b"\n')
+    with pytest.raises(ConfigError, match=":4: \\[target\\] folder"):
+        load_config(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [(None, DEFAULT_LOCK_TIMEOUT), ("", DEFAULT_LOCK_TIMEOUT), ("0", 0), ("2.5", 2.5)],
+)
+def test_lock_timeout_from_the_environment(value, seconds):
+    environ = {} if value is None else {"HDRIVE_LOCK_TIMEOUT": value}
+    assert lock_timeout(environ) == seconds
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "nan", "inf", "1e9"])
+def test_a_lock_timeout_that_is_not_a_sensible_number_of_seconds(value):
+    with pytest.raises(ConfigError) as caught:
+        lock_timeout({"HDRIVE_LOCK_TIMEOUT": value})
+    assert str(caught.value).startswith(f'HDRIVE_LOCK_TIMEOUT: "{value}" is not a number of sec')

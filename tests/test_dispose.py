@@ -68,12 +68,14 @@ def test_a_certificate_names_approvers_policy_rules_counts_bytes_and_hashes(work
             [ALICE, BOB],
             approvers=["Jo Bloggs", " Sam Patel ", "jo bloggs"],
             out_dir=tmp_path / "certificates",
+            workspace=ws_dir,
             now=now,
         )
     assert (approval.files, approval.bytes, approval.users) == (4, 59, 2)
     assert approval.approvers == ["Jo Bloggs", "Sam Patel"]
     manifest = approval.manifest.read_bytes()
-    with approval.manifest.open(newline="") as handle:
+    assert manifest.startswith(b"\xef\xbb\xbfupn,path,")  # for Excel, as review export
+    with approval.manifest.open(encoding="utf-8-sig", newline="") as handle:
         assert list(csv.reader(handle)) == [
             ["upn", "path", "size", "modified", "sha256", "quick_xor", "plan_run", "rule",
              "reviewer"],
@@ -247,8 +249,15 @@ def test_a_certificate_that_cannot_be_written_records_nothing(workspace, tmp_pat
             " --approver 'Jo Bloggs'\n",
         ),
         (
-            ["--approver", "Jo", "--wave", "Wave 1", "--user", ALICE],
-            "dispose approve: --wave and --user together. Fix: choose one of them\n",
+            ["--approver", "Jo Bloggs", "--approver", '=HYPERLINK("http://x")'],
+            "--approver: '=HYPERLINK(\"http://x\")' cannot name an approver: spreadsheets take"
+            " a cell starting with '=' for a formula. Fix: give each approver's name, e.g."
+            " --approver 'Jo Bloggs'\n",
+        ),
+        (
+            ["--approver", "Jo\x1b[2JBloggs"],
+            "--approver: 'Jo\\x1b[2JBloggs' cannot name an approver: it holds the unprintable"
+            " character '\\x1b'. Fix: give each approver's name, e.g. --approver 'Jo Bloggs'\n",
         ),
     ],
 )
@@ -262,7 +271,9 @@ def test_approvers_and_scope_must_be_clear(workspace, capsys, extra, error):
 def test_a_disposal_needs_an_approver(workspace, tmp_path):
     ws_dir, _ = workspace
     with open_workspace(ws_dir) as ws, pytest.raises(HdriveError) as caught:
-        approve_disposal(ws.db, [ALICE], approvers=[], out_dir=tmp_path, now=datetime.now(UTC))
+        approve_disposal(
+            ws.db, [ALICE], approvers=[], out_dir=tmp_path, workspace=ws_dir, now=datetime.now(UTC)
+        )
     assert (
         str(caught.value)
         == "--approver: no approver. Fix: name who approved the disposal with --approver"
@@ -304,3 +315,22 @@ def age(paths: list[Path]) -> dict[Path, tuple[int, int]]:
 def times(paths: list[Path]) -> dict[Path, tuple[int, int]]:
     # lstat only: listing a folder would itself count as reading it.
     return {path: (path.lstat().st_atime_ns, path.lstat().st_mtime_ns) for path in paths}
+
+
+def test_the_manifest_quotes_names_a_spreadsheet_would_run_as_formulas(workspace, tmp_path):
+    ws_dir, _ = workspace
+    decided = f"upn,path,decision\n{ALICE},-Archive/notes.txt,dispose_after_approval\n"
+    result = cli(
+        ws_dir, "review", "import", str(write_csv(tmp_path / "d.csv", decided)), "--reviewer", "Jo"
+    )
+    assert result.exit_code == 0, result.output
+    # A reviewer's name recorded before names were checked.
+    with open_workspace(ws_dir) as ws:
+        ws.db.execute('UPDATE reviews SET reviewer = \'=HYPERLINK("http://x","Jo")\'')
+    result = cli(ws_dir, "dispose", "approve", "--approver", "Sam Patel", "--user", ALICE)
+    assert result.exit_code == 0, result.output
+    (manifest,) = (ws_dir / "reports" / "disposals").glob("*.csv")
+    with manifest.open(encoding="utf-8-sig", newline="") as handle:
+        rows = {row[1]: row for row in csv.reader(handle)}
+    assert rows["'-Archive/notes.txt"][-2:] == ["review", '\'=HYPERLINK("http://x","Jo")']
+    assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows.values() for cell in row)

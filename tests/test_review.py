@@ -129,6 +129,53 @@ def test_export_of_an_unknown_wave_is_an_error(ws_dir, tmp_path, capsys):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("name", ["state.db", "state.db-wal", "hdrive.toml"])
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_export_never_writes_over_the_workspaces_own_files(ws_dir, capsys, name, force):
+    own = sorted(ws_dir.iterdir())
+    before = {path: path.read_bytes() for path in own if path.is_file()}
+    target = ws_dir / name
+    args = ["review", "export", "--out", str(target), *force, "-w", str(ws_dir)]
+    assert run_main(args, capsys) == (
+        2,
+        "",
+        f"{target}: this is the workspace's {name}; writing over it would destroy the"
+        " workspace's records. Fix: choose another file for --out, outside the workspace's own"
+        " files\n",
+    )
+    assert sorted(ws_dir.iterdir()) == own
+    assert {path: path.read_bytes() for path in own if path.is_file()} == before
+    assert cli(ws_dir, "review", "export", "--out", str(ws_dir / "review.csv")).exit_code == 0
+
+
+def test_export_through_a_link_to_the_database_is_refused(ws_dir, tmp_path, capsys):
+    before = (ws_dir / "state.db").read_bytes()
+    link = tmp_path / "review.csv"
+    link.symlink_to(ws_dir / "state.db")
+    args = ["review", "export", "--out", str(link), "--force", "-w", str(ws_dir)]
+    code, _, err = run_main(args, capsys)
+    assert (code, err.count("\n")) == (2, 1)
+    assert err.startswith(f"{link}: this is the workspace's state.db;")
+    assert link.is_symlink() and (ws_dir / "state.db").read_bytes() == before
+
+
+def test_export_over_a_filled_in_csv_needs_force(ws_dir, tmp_path, capsys):
+    out = tmp_path / "review.csv"
+    decided = fill(export(ws_dir, out), out, {"Mail/archive.pst": ("exclude", "", "mine")})
+    filled_in = decided.read_bytes()
+    args = ["review", "export", "--out", str(out), "-w", str(ws_dir)]
+    assert run_main(args, capsys) == (
+        2,
+        "",
+        f"{out}: the file already exists. Fix: choose another name, or add --force to replace it\n",
+    )
+    assert out.read_bytes() == filled_in
+    assert query(ws_dir, "SELECT count(*) FROM events WHERE action = 'review.exported'") == [(1,)]
+    code, stdout, _ = run_main([*args, "--force"], capsys)
+    assert (code, stdout) == (0, f"{out}: 5 files awaiting review\n")
+    assert [row[9:] for row in read_csv(out)[1:]] == [["", "", ""]] * 5
+
+
 def test_import_records_each_decision_with_reviewer_file_line_and_time(ws_dir, tmp_path):
     rows = export(ws_dir, tmp_path / "review.csv")
     decided = fill(
@@ -392,3 +439,31 @@ def test_a_reviewer_must_be_named(ws_dir, tmp_path, capsys):
         "--reviewer: '' cannot name a reviewer. Fix: give the records manager's name, e.g."
         " --reviewer 'Jo Bloggs'\n",
     )
+
+
+@pytest.mark.parametrize(
+    ("reviewer", "problem"),
+    [
+        (
+            "=cmd|' /C calc'!A0",
+            "\"=cmd|' /C calc'!A0\" cannot name a reviewer: spreadsheets take a cell starting"
+            " with '=' for a formula",
+        ),
+        ("@SUM(1)", "'@SUM(1)' cannot name a reviewer: spreadsheets take a cell starting with"
+         " '@' for a formula"),
+        ("Jo\rBloggs", "'Jo\\rBloggs' cannot name a reviewer: it holds the unprintable character"
+         " '\\r'"),
+    ],
+)  # fmt: skip
+def test_a_reviewer_name_a_spreadsheet_would_misread_is_refused(
+    ws_dir, tmp_path, capsys, reviewer, problem
+):
+    file = write_csv(tmp_path / "d.csv", HEADER + GOOD)
+    args = ["review", "import", str(file), "--reviewer", reviewer, "-w", str(ws_dir)]
+    assert run_main(args, capsys) == (
+        2,
+        "",
+        f"--reviewer: {problem}. Fix: give the records manager's name, e.g. --reviewer"
+        " 'Jo Bloggs'\n",
+    )
+    assert reviews(ws_dir) == []

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from hdrive_migrate.config import Auth, Config, GraphSettings
+from hdrive_migrate.display import counted, size_text
+from hdrive_migrate.policy.units import parse_size
 from hdrive_migrate.scan.excludes import Excludes
 from hdrive_migrate.scan.run import ScanOptions, scan_user
 from hdrive_migrate.sources.open import open_source
@@ -300,3 +302,35 @@ def test_undecodable_names_are_recorded_escaped_with_a_finding_and_never_opened(
     found = findings(ws_dir, "bob@contoso.test")
     assert ("bad_encoding", "Desktop/caf\\xe9/inside.txt") in found
     assert not any(kind == "vanished" for kind, _ in found)
+
+
+@pytest.mark.parametrize(
+    ("size", "shown"),
+    [
+        (0, "0 B"),
+        (1023, "1,023 B"),
+        (1024, "1.0 KiB"),
+        (1536, "1.5 KiB"),
+        (1024**2 - 1, "1.0 MiB"),
+        (3 * 1024**3, "3.0 GiB"),
+        (1000**4, "931.3 GiB"),
+        (5 * 1024**6, "5,120.0 PiB"),
+    ],
+)
+def test_sizes_are_shown_in_the_binary_units_the_policy_reads(size, shown):
+    assert size_text(size) == shown
+    # The policy reads what is shown back as the same number of bytes.
+    if shown in ("1.5 KiB", "3.0 GiB"):
+        assert parse_size(shown) == size
+
+
+def test_counts_name_one_thing_in_the_singular():
+    assert [counted(n, "file") for n in (0, 1, 2, 1234)] == [
+        "0 files",
+        "1 file",
+        "2 files",
+        "1,234 files",
+    ]
+    assert counted(1, "person", "people") == "1 person" and counted(3, "person", "people") == (
+        "3 people"
+    )

@@ -2,6 +2,7 @@
 
 import json
 import sqlite3
+import time
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -9,7 +10,15 @@ from sqlite_utils import Database
 
 from hdrive_migrate import __version__
 from hdrive_migrate.errors import WorkspaceError
-from hdrive_migrate.store import migrate, open_store, record_event, user_version
+from hdrive_migrate.store import (
+    is_locked,
+    locked_error,
+    migrate,
+    open_store,
+    record_event,
+    transaction,
+    user_version,
+)
 from hdrive_migrate.store.migrations import MIGRATIONS
 
 
@@ -104,3 +113,34 @@ def test_event_details_refuse_secrets(db, detail):
     with pytest.raises(ValueError, match="looks like a secret"):
         record_event(db, "tenant.check", "https://graph.microsoft.com/v1.0", detail)
     assert db["events"].count == 0
+
+
+def test_a_write_waits_the_lock_timeout_then_says_who_holds_the_lock(tmp_path):
+    path = tmp_path / "state.db"
+    open_store(path).close()
+    other = sqlite3.connect(path)
+    other.execute("BEGIN IMMEDIATE")  # another command, part-way through its writes
+    db = open_store(path, lock_timeout=0.3)
+    started = time.monotonic()
+    with pytest.raises(sqlite3.OperationalError) as caught, transaction(db):
+        pass
+    waited = time.monotonic() - started
+    assert is_locked(caught.value)
+    assert 0.3 <= waited < 5  # the timeout given, not SQLite's or Python's default
+    assert str(locked_error(db)) == (
+        f"{path}: another hdrive-migrate command is writing to this workspace; waited 0.3 s for "
+        "it to finish. Fix: let that command finish (or stop it), then run this one again; "
+        "HDRIVE_LOCK_TIMEOUT sets how many seconds to wait (default 30)"
+    )
+    other.rollback()
+    with transaction(db):
+        record_event(db, "test.written", "after the lock was released")
+    db.close()
+    other.close()
+
+
+def test_other_errors_are_not_taken_for_a_lock(db):
+    with pytest.raises(sqlite3.OperationalError) as caught:
+        db.execute("SELECT * FROM no_such_table")
+    assert not is_locked(caught.value)
+    assert not is_locked(None)

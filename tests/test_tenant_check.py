@@ -17,7 +17,7 @@ FILES_FIX = "application permission Files.ReadWrite.All (or Sites.ReadWrite.All)
 
 def init_workspace(tmp_path: Path, url: str, capsys) -> Path:
     workspace = tmp_path / "ws"
-    args = ["init", str(workspace), "--source", "/srv/home", "--graph-url", url]
+    args = ["init", str(workspace), "--source", str(tmp_path), "--graph-url", url]
     assert run(capsys, *args, "--auth", "local", "--organisation", "Contoso")[0] == 0
     return workspace
 

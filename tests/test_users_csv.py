@@ -8,6 +8,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from hdrive_migrate.csvfiles import csv_records
 from hdrive_migrate.errors import HdriveError
 from hdrive_migrate.users.csvfiles import (
     SIMPLE,
@@ -162,6 +163,61 @@ def test_files_that_are_neither_kind(text, where, what):
     assert caught.value.where == where and caught.value.what.startswith(what)
 
 
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("upn,folder\nalice@contoso.com,alice\n", "upn,folder, 2 columns"),
+        ("alice,alice@contoso.com\n", "alice,alice@contoso.com, 2 columns"),
+        ("\nName;E-mail;Wave;Notes\n", "Name,E-mail,Wave,Notes, 4 columns"),
+        ("x" * 70 + ",y\n", "x" * 57 + "..., 2 columns"),
+    ],
+)
+def test_a_first_line_of_neither_kind_is_named_with_the_kinds_accepted(text, shown):
+    with pytest.raises(HdriveError) as caught:
+        parse(text)
+    line = 2 if text.startswith("\n") else 1
+    assert caught.value.where == f"{FILE}:{line}"
+    assert caught.value.what == (
+        f"the first line ({shown}) is neither the header of a simple CSV (folder,upn or "
+        "folder,upn,wave) nor an SPMT / Migration Manager row (six columns, the first a source "
+        "path)"
+    )
+
+
+def test_semicolons_and_tabs_separate_values_as_excel_saves_them():
+    parsed = parse("folder;upn;wave\r\nalice;alice@contoso.com;Wave 1, north\r\n")
+    assert parsed.rows == [Row(2, "alice", "alice@contoso.com", "Wave 1, north")]
+    parsed = parse(
+        spmt("\\\\sharedfolder\\homedrives\\bob", URL.format("bob_contoso_com")).replace(",", "\t")
+    )
+    assert parsed.kind == SPMT and [row.upn for row in parsed.rows] == ["bob@contoso.com"]
+    # An SPMT row with a comma in its folder name is still semicolon-separated.
+    text = "\\\\sharedfolder\\homedrives\\smith, j;;;" + URL.format("j_contoso_com") + ";;\n"
+    assert [row.folder for row in parse(text).rows] == ["smith, j"]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "unread"),
+    [
+        ('upn,path\n"alice@c.test,Documents\nbob@c.test,x\nc@c.test,y\n', 2, 2),
+        ('upn,path\r\nalice@c.test,"Docs\r\n', 2, 0),
+        ('upn,path\na,"two\nlines"\nb,"x""y\n\nc,z\n', 4, 2),
+        ('upn;path\na;"x\nb;y\n', 2, 1),
+    ],
+)
+def test_an_unclosed_quote_is_reported_at_its_line_with_what_went_unread(text, line, unread):
+    with pytest.raises(HdriveError) as caught:
+        list(csv_records(text, FILE))
+    assert caught.value.where == f"{FILE}:{line}"
+    lost = {0: "", 1: "; 1 line after it was not read", 2: "; 2 lines after it were not read"}
+    assert caught.value.what == "a quote opened on this line is never closed" + lost[unread]
+
+
+def test_a_user_list_with_an_unclosed_quote_imports_nobody():
+    with pytest.raises(HdriveError, match="never closed; 1 line after it was not read"):
+        parse('folder,upn\nalice,alice@contoso.com\n"bob,bob@contoso.com\ncarol,c@contoso.com\n')
+
+
 def test_a_row_is_reported_at_the_line_it_starts_on():
     text = 'folder,upn\n"al\nice",x\n\nbob,bob@contoso.com\n'
     parsed = parse(text)
@@ -275,7 +331,9 @@ CELL = st.one_of(
     st.sampled_from(["alice@contoso.com", "bob@contoso.com", "not a upn", "(no wave)", "pilot"]),
     st.sampled_from(["\\\\sharedfolder\\homedrives\\alice", "\\\\x\\y\\bob", "/srv/alice"]),
     st.sampled_from([URL.format("alice_contoso_com"), URL.format("b"), "https://x/personal/"]),
-    st.text(max_size=8),
+    # No semicolons or tabs: a first line with more of those than commas is read as
+    # semicolon- or tab-separated (test_semicolons_and_tabs_separate_values_as_excel_saves_them).
+    st.text(st.characters(blacklist_characters=";\t"), max_size=8),
 )
 RECORDS = st.lists(st.lists(CELL, min_size=1, max_size=7), max_size=8)
 
@@ -325,5 +383,13 @@ def test_every_simple_row_imports_or_gives_exactly_one_error_line(records):
 def test_every_spmt_row_imports_or_gives_exactly_one_error_line(records):
     first = next((record for record in records if not blank(record)), None)
     assume(first is not None and first[0].strip().lower() != "folder")
+    assume(len(first) == 6 or first[0].strip().startswith(("\\\\", "/")))
     text, starts = write_csv(records)
     assert_one_outcome_per_record(records, text, starts)
+
+
+@given(st.lists(st.lists(CELL, min_size=1, max_size=4), max_size=6))
+def test_quotes_a_csv_writer_wrote_are_never_taken_for_unclosed_ones(records):
+    text, starts = write_csv(records)
+    expected = [(s, r) for s, r in zip(starts, records, strict=True) if not blank(r)]
+    assert list(csv_records(text, FILE)) == expected

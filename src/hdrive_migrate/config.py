@@ -1,14 +1,22 @@
 """The workspace settings file, hdrive.toml: written for people to edit, read strictly.
 
-Secrets never live in the file: the client secret comes from HDRIVE_CLIENT_SECRET and the
-certificate password from HDRIVE_CERTIFICATE_PASSWORD, read only when connecting.
+Secrets never live in the file: the client secret comes from HDRIVE_CLIENT_SECRET, the
+certificate password from HDRIVE_CERTIFICATE_PASSWORD and the SMB password from
+HDRIVE_SMB_PASSWORD, read only when connecting.
+
+Mistakes in [graph] and [plan] are reported when a command first uses those settings, so that a
+bad Graph URL or a missing hold register does not stop read-only commands such as `scan summary`;
+every other mistake is reported when the file is read.
 """
 
 import difflib
 import ipaddress
 import json
+import math
+import os
 import re
 import tomllib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -22,6 +30,9 @@ CLIENT_SECRET_ENV = "HDRIVE_CLIENT_SECRET"
 CERTIFICATE_PASSWORD_ENV = "HDRIVE_CERTIFICATE_PASSWORD"
 SMB_USER_ENV = "HDRIVE_SMB_USER"
 SMB_PASSWORD_ENV = "HDRIVE_SMB_PASSWORD"
+LOCK_TIMEOUT_ENV = "HDRIVE_LOCK_TIMEOUT"
+DEFAULT_LOCK_TIMEOUT = 30.0  # seconds to wait for another command's write lock on state.db
+MAX_LOCK_TIMEOUT = 86_400.0  # a day: SQLite counts the wait in milliseconds in a 32-bit int
 DEFAULT_TARGET_FOLDER = "H Drive"
 DEFAULT_API_PATH = "/v1.0"
 
@@ -49,8 +60,19 @@ class GraphSettings:
 
 
 @dataclass(frozen=True)
+class _Invalid:
+    """Stands in for a setting whose section holds a mistake; reading the setting raises it."""
+
+    error: ConfigError
+
+
+@dataclass(frozen=True)
 class Config:
-    """The validated contents of hdrive.toml."""
+    """The validated contents of hdrive.toml.
+
+    Reading a setting whose [graph] or [plan] section holds a mistake raises that mistake's
+    ConfigError (see DEFERRED_SECTIONS); validate_all raises it at once.
+    """
 
     source_root: str
     graph: GraphSettings
@@ -62,6 +84,13 @@ class Config:
     replacement: str = "_"  # the character name_mapping = "replace" puts in
     holds_file: Path | None = None  # the default hold register for `plan`
 
+    def __getattribute__(self, name: str) -> object:
+        # One place for every reader: commands read settings as plain attributes.
+        value = object.__getattribute__(self, name)
+        if isinstance(value, _Invalid):
+            raise value.error
+        return value
+
 
 SCHEMA: dict[str, tuple[str, ...]] = {
     "source": ("root", "smb_user", "trust_access_time"),
@@ -70,6 +99,9 @@ SCHEMA: dict[str, tuple[str, ...]] = {
     "scan": ("exclude",),
     "plan": ("holds",),
 }
+# Sections only some commands need, and the Config field each becomes: their mistakes wait until
+# a command reads that field.
+DEFERRED_SECTIONS = {"graph": "graph", "plan": "holds_file"}
 NAME_MAPPINGS = ("fullwidth", "replace")
 # Keys whose value is not a string: (section, key) -> (type, how to write one).
 NON_STRING_KEYS: dict[tuple[str, str], tuple[type, str]] = {
@@ -93,6 +125,8 @@ _GUID = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 _DOMAIN = re.compile(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 _TOML_LINE = re.compile(r"at line (\d+), column \d+")
 _HEADER = re.compile(r"\s*\[\s*([^\]\s]+)\s*\]")
+# Words that make a key a secret, whatever section it is in or however it is spelt.
+_SECRET_WORDS = ("secret", "password", "passwd")
 
 
 def is_loopback_host(host: str) -> bool:
@@ -111,7 +145,8 @@ def load_config(workspace_dir: Path) -> Config:
     file, the line where it can tell, and the fix."""
     path = Path(workspace_dir) / CONFIG_NAME
     try:
-        text = path.read_text(encoding="utf-8")
+        # utf-8-sig: Notepad starts the files it saves as UTF-8 with a byte-order mark.
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise ConfigError(
             f"no {CONFIG_NAME} in {workspace_dir}",
@@ -128,13 +163,40 @@ def load_config(workspace_dir: Path) -> Config:
     return parse_config(text, path)
 
 
+def validate_all(config: Config) -> Config:
+    """CONFIG, once the first mistake in any of its deferred sections has been raised."""
+    for field in DEFERRED_SECTIONS.values():
+        getattr(config, field)
+    return config
+
+
+def lock_timeout(environ: Mapping[str, str] = os.environ) -> float:
+    """Seconds a command waits while another holds the write lock on state.db:
+    HDRIVE_LOCK_TIMEOUT, else DEFAULT_LOCK_TIMEOUT; ConfigError when it is not such a number."""
+    text = environ.get(LOCK_TIMEOUT_ENV, "").strip()
+    if not text:
+        return DEFAULT_LOCK_TIMEOUT
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not 0 <= seconds <= MAX_LOCK_TIMEOUT:  # NaN fails this too
+        raise ConfigError(
+            f'"{text}" is not a number of seconds from 0 to {MAX_LOCK_TIMEOUT:g}',
+            fix=f"set {LOCK_TIMEOUT_ENV} to how long a command may wait for another one "
+            "writing to the same workspace, e.g. 30, or unset it",
+            where=LOCK_TIMEOUT_ENV,
+        )
+    return seconds
+
+
 def write_config(path: Path, settings: Config) -> Config:
     """Validate SETTINGS as load_config would, then write them to PATH as a commented file.
 
     Never overwrites: an existing file raises ConfigError. Returns the validated Config (the URL
     normalised), which is exactly what load_config will read back.
     """
-    config = parse_config(render_config(settings), path)
+    config = validate_all(parse_config(render_config(settings), path))
     try:
         with path.open("x", encoding="utf-8") as file:
             file.write(render_config(config))
@@ -148,7 +210,10 @@ def write_config(path: Path, settings: Config) -> Config:
 
 
 def parse_config(text: str, path: Path) -> Config:
-    """Validate the TOML TEXT of the file at PATH (used for messages and relative paths)."""
+    """Validate the TOML TEXT of the file at PATH (used for messages and relative paths).
+
+    A mistake in one of DEFERRED_SECTIONS is kept in the Config and raised when that setting is
+    read; every other mistake raises ConfigError here."""
     locate = _Locator(path, text)
     try:
         data = tomllib.loads(text)
@@ -158,15 +223,27 @@ def parse_config(text: str, path: Path) -> Config:
     source, graph, target, scan, plan = (data.get(section, {}) for section in SCHEMA)
     return Config(
         source_root=_source_root(source, locate),
-        graph=_graph_settings(graph, locate, path.parent),
+        graph=_deferred(
+            "graph", graph, locate, lambda: _graph_settings(graph, locate, path.parent)
+        ),
         target_folder=_target_folder(target, locate),
         smb_user=_optional(source, "smb_user"),
         trust_access_time=source.get("trust_access_time", False),
         scan_exclude=_exclude_globs(scan, locate),
         name_mapping=_name_mapping(target, locate),
         replacement=_replacement(target, locate),
-        holds_file=_holds_file(plan, locate, path.parent),
+        holds_file=_deferred("plan", plan, locate, lambda: _holds_file(plan, locate, path.parent)),
     )
+
+
+def _deferred(section: str, table: dict, locate: "_Locator", read: Callable[[], object]) -> object:
+    """What READ makes of [SECTION], or an _Invalid holding the first mistake in the section."""
+    try:
+        for key, value in table.items():
+            _check_key(section, key, value, locate)
+        return read()
+    except ConfigError as exc:
+        return _Invalid(exc)
 
 
 def render_config(config: Config) -> str:
@@ -289,7 +366,9 @@ def _syntax_error(exc: tomllib.TOMLDecodeError, path: Path) -> ConfigError:
 
 
 def _check_shape(data: dict, locate: _Locator) -> None:
-    """Every section known and a table; every key known and a string."""
+    """No secret anywhere; every section known and a table; every key of a section read now
+    known and of its type (those of DEFERRED_SECTIONS are checked when the section is read)."""
+    _refuse_secrets(data, locate)
     for section, table in data.items():
         if section in SCHEMA and not isinstance(table, dict):
             raise locate.error(
@@ -312,8 +391,49 @@ def _check_shape(data: dict, locate: _Locator) -> None:
                 f"unknown key {section} outside any section",
                 f"put it under one of {', '.join(f'[{s}]' for s in SCHEMA)}, or remove it",
             )
+        if section in DEFERRED_SECTIONS:
+            continue
         for key, value in table.items():
             _check_key(section, key, value, locate)
+
+
+def _refuse_secrets(data: dict, locate: _Locator) -> None:
+    """Checked before anything else, and in every section: a secret in the file is a leak to
+    stop now, whatever the command."""
+    for section, table in data.items():
+        if isinstance(table, dict):
+            for key in table:
+                _refuse_secret(section, key, locate)
+        else:
+            _refuse_secret(None, section, locate)
+
+
+def _refuse_secret(section: str | None, key: str, locate: _Locator) -> None:
+    """A ConfigError for KEY (in [SECTION], None: outside any) when it names a secret."""
+    if not any(word in key.lower() for word in _SECRET_WORDS):
+        return
+    named = f"[{section}] {key}" if section else key
+    raise locate.error(
+        section,
+        key,
+        f"{named} is a secret, and secrets never go in {CONFIG_NAME}",
+        f"delete it from the file and set {_secret_variable(section, key)} in the environment "
+        "of the commands that need it instead",
+    )
+
+
+def _secret_variable(section: str | None, key: str) -> str:
+    """The environment variable meant for the secret KEY in [SECTION]."""
+    key = key.lower()
+    if "secret" in key:
+        return CLIENT_SECRET_ENV
+    if "cert" in key or section == "graph":  # the certificate's is the only password Graph needs
+        return CERTIFICATE_PASSWORD_ENV
+    if "smb" in key or section == "source":
+        return SMB_PASSWORD_ENV
+    return (
+        f"{CLIENT_SECRET_ENV}, {SMB_PASSWORD_ENV} or {CERTIFICATE_PASSWORD_ENV} (whichever it is)"
+    )
 
 
 def _check_key(section: str, key: str, value: object, locate: _Locator) -> None:

@@ -1,7 +1,10 @@
 """The `hdrive-migrate` command line: thin commands over the library, one module per group.
 
-Every HdriveError is reported once, here, as one line on stderr with exit code 2.
+Every HdriveError is reported once, here, as one line on stderr with exit code 2; a run
+stopped with Ctrl-C says so in one line and exits 130.
 """
+
+import sys
 
 import typer
 
@@ -24,10 +27,12 @@ app = typer.Typer(
     name="hdrive-migrate",
     help="Move people's H: drives into OneDrive for Business through Microsoft Graph.",
     epilog="Example: hdrive-migrate init ./wave1 --source '\\\\files01\\home' "
-    "--graph-url https://graph.microsoft.com --tenant-id contoso.onmicrosoft.com "
+    "--graph-url https://graph.microsoft.com/v1.0 --tenant-id contoso.onmicrosoft.com "
     "--client-id 11111111-2222-3333-4444-555555555555 --certificate-path app.pem "
     "--organisation Contoso",
     no_args_is_help=True,
+    # Plain help: typer's rich help prints <bool> beside every flag, as if it took a value.
+    rich_markup_mode=None,
     # Locals could hold secrets; a bug's traceback must not print them.
     pretty_exceptions_show_locals=False,
 )
@@ -58,6 +63,10 @@ def _root(
     """Move people's H: drives into OneDrive for Business through Microsoft Graph."""
 
 
+# What shells report for a run ended by SIGINT (128 + 2); typer exits with it on Ctrl-C.
+INTERRUPTED = 130
+
+
 def main(args: list[str] | None = None) -> None:
     """Console entry point. ARGS default to sys.argv[1:]."""
     try:
@@ -65,3 +74,17 @@ def main(args: list[str] | None = None) -> None:
     except HdriveError as exc:
         typer.echo(str(exc), err=True)
         raise SystemExit(2) from None
+    except SystemExit as exc:
+        if exc.code == INTERRUPTED:
+            _say_stopped()
+        raise
+
+
+def _say_stopped() -> None:
+    # On a terminal the line starts below the ^C the terminal echoed.
+    start = "\n" if sys.stderr.isatty() else ""
+    typer.echo(
+        f"{start}stopped by Ctrl-C. Fix: run the same command again; it resumes, and what was "
+        "finished is kept",
+        err=True,
+    )

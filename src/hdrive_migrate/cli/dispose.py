@@ -6,7 +6,6 @@ from pathlib import Path
 import typer
 
 from hdrive_migrate.cli.common import USER_OPTION, WAVE_OPTION, WORKSPACE_OPTION
-from hdrive_migrate.errors import HdriveError
 from hdrive_migrate.workspace import open_workspace
 
 EXAMPLE = (
@@ -47,21 +46,24 @@ def approve(
     with each policy's id, version, SHA-256 and approvers, decided_by with the rule ids or
     "review" and the reviewers, users and total with files and bytes, manifest with the
     CSV's name and SHA-256) and disposal-ID.csv (upn, path, size, modified, sha256,
-    quick_xor, plan_run, rule, reviewer). Metadata only: the source is not even opened, and
+    quick_xor, plan_run, rule, reviewer; UTF-8 with a byte order mark, and a value a
+    spreadsheet would take for a formula, such as a quick_xor starting with +, starts with an
+    apostrophe). Metadata only: the source is not even opened, and
     nothing is deleted. Refuses an empty batch and files the scan has not hashed.
     """
     from hdrive_migrate.plan.dispose import approve_disposal
     from hdrive_migrate.scan.selection import select_users
 
-    if wave is not None and user is not None:
-        raise HdriveError(
-            "--wave and --user together", fix="choose one of them", where="dispose approve"
-        )
     with open_workspace(workspace) as ws:
         upns = [upn for upn, _ in select_users(ws.db, wave=wave, upn=user)]
         folder = out or ws.dir / "reports" / "disposals"
         approval = approve_disposal(
-            ws.db, upns, approvers=approver, out_dir=folder, now=datetime.now(UTC)
+            ws.db,
+            upns,
+            approvers=approver,
+            out_dir=folder,
+            workspace=ws.dir,
+            now=datetime.now(UTC),
         )
     typer.echo(
         f"disposal certificate {approval.certificate_id}: {approval.files} files, "

@@ -1,16 +1,22 @@
 """`hdrive-migrate init`: create a workspace."""
 
+import os
+import socket
 from pathlib import Path
 
 import typer
 
 from hdrive_migrate.config import DEFAULT_TARGET_FOLDER, Auth, Config, GraphSettings
 from hdrive_migrate.errors import ConfigError
+from hdrive_migrate.sources import SourceError
+from hdrive_migrate.sources.open import ParsedSource, SmbRoot, parse_source
 from hdrive_migrate.workspace import create_workspace
+
+REACH_TIMEOUT = 5  # seconds init waits for the SMB server to answer: enough for a slow link
 
 EXAMPLE = (
     "Example: hdrive-migrate init ./wave1 --source '\\\\files01\\home' "
-    "--graph-url https://graph.microsoft.com --auth certificate "
+    "--graph-url https://graph.microsoft.com/v1.0 --auth certificate "
     "--tenant-id contoso.onmicrosoft.com --client-id 11111111-2222-3333-4444-555555555555 "
     "--certificate-path app.pem --organisation Contoso"
 )
@@ -57,8 +63,9 @@ def init(
     Secrets are never written: set HDRIVE_CLIENT_SECRET or HDRIVE_CERTIFICATE_PASSWORD in the
     environment of the commands that connect.
     """
+    parsed = _parsed_source(source)
     settings = Config(
-        source_root=source,
+        source_root=_source_to_keep(source, parsed),
         graph=GraphSettings(
             url=graph_url,
             auth=auth,
@@ -79,4 +86,44 @@ def init(
             exc.what, fix=f"{exc.fix} (init option {option})", where=f"init {option}"
         ) from exc
     workspace.close()
+    if isinstance(parsed, SmbRoot):
+        _warn_if_unreachable(parsed)
     typer.echo(f"Created workspace {directory}: edit {directory / 'hdrive.toml'} to change it.")
+
+
+def _parsed_source(source: str) -> ParsedSource:
+    try:
+        return parse_source(source)
+    except SourceError as exc:
+        raise SourceError(exc.what, fix=exc.fix, where="init --source") from exc
+
+
+def _source_to_keep(source: str, parsed: ParsedSource) -> str:
+    """SOURCE as the workspace keeps it: an SMB address as typed, a local folder as an absolute
+    path, so the workspace works from any directory. A local folder must exist."""
+    if isinstance(parsed, SmbRoot):
+        return source
+    # abspath, not resolve: a symlink to a mount keeps the name the user gave it.
+    folder = Path(os.path.abspath(parsed.path))
+    if not folder.is_dir():
+        state = "is not a folder" if folder.exists() else "does not exist"
+        raise SourceError(
+            f"{folder} {state}",
+            fix="give the folder holding the H: drives: a local or mounted path, "
+            "\\\\server\\share\\path or smb://server[:port]/share/path",
+            where="init --source",
+        )
+    return str(folder)
+
+
+def _warn_if_unreachable(root: SmbRoot) -> None:
+    """A warning, not a refusal: the share may be reachable only from the machine that scans."""
+    try:
+        socket.create_connection((root.server, root.port), timeout=REACH_TIMEOUT).close()
+    except OSError as exc:
+        typer.echo(
+            f"init --source: warning: cannot reach an SMB server at {root.server} port "
+            f"{root.port} ({exc.strerror or exc}). Fix: correct [source] root in hdrive.toml if "
+            "the address is wrong; if only the machine that scans can reach it, nothing to do",
+            err=True,
+        )

@@ -12,9 +12,9 @@ from hdrive_migrate.config import Config
 from hdrive_migrate.errors import HdriveError
 from hdrive_migrate.plan.diff import diff_plans
 from hdrive_migrate.plan.explain import explain as explain_decision
-from hdrive_migrate.plan.holds import Holds, read_holds
+from hdrive_migrate.plan.holds import ALLOW_FLAG, Holds, UnmatchedHolds, read_holds
 from hdrive_migrate.plan.names import NameMapping
-from hdrive_migrate.plan.run import PlanRequest, plan
+from hdrive_migrate.plan.run import PlanRequest, PlanResult, check_reference_date, plan
 from hdrive_migrate.scan.selection import select_users
 from hdrive_migrate.workspace import open_workspace
 
@@ -42,27 +42,44 @@ def plan_command(
     as_of: str | None = typer.Option(
         None, "--as-of", help="Reference date for ages, YYYY-MM-DD; default today."
     ),
+    allow_future_as_of: bool = typer.Option(
+        False, "--allow-future-as-of", help="Accept an --as-of after today, to plan ahead."
+    ),
+    allow_unmatched_holds: bool = typer.Option(
+        False,
+        ALLOW_FLAG,
+        help="Plan even when hold register rows match no user or no file (each is warned of).",
+    ),
     wave: str | None = WAVE_OPTION,
     user: str | None = USER_OPTION,
 ) -> None:
     """Plan the chosen users (default everyone scanned): a decision for every file, recorded
     with the deciding rule, every matched rule, the policy's id, version and SHA-256, the
-    reference date and the run. Re-planning replaces a user's plan and keeps the old one."""
+    reference date and the run. Re-planning replaces a user's plan and keeps the old one.
+    A hold register row naming a UPN not in the workspace, or a path matching no file of a
+    user being planned, stops the plan (exit 2) unless --allow-unmatched-holds."""
     if ctx.invoked_subcommand is not None:
         return
     if policy is None:
         raise HdriveError(
             "no policy given", fix="add --policy FILE, e.g. policies/personal-files.yaml"
         )
+    day = reference_date(as_of, allow_future=allow_future_as_of)
     with open_workspace(workspace) as ws:
         upns = [upn for upn, _ in select_users(ws.db, wave=wave, upn=user)]
-        request = plan_request(ws.config, policy, holds, reference_date(as_of))
-        result = plan(ws.db, upns, request)
+        request = plan_request(ws.config, policy, holds, day, allow_unmatched_holds)
+        try:
+            result = plan(ws.db, upns, request)
+        except UnmatchedHolds as exc:
+            raise _one_line_per_row(exc) from None
+    for row in result.unmatched_holds:
+        typer.echo(f"{row.where}: warning: {row.what}. Fix: {row.fix}", err=True)
     actions = "; ".join(f"{action} {count:,}" for action, count in sorted(result.by_action.items()))
     typer.echo(
         f"plan run {result.run_id}: {len(result.planned)} user(s), {result.decisions:,} files"
         f" ({actions or 'none'})"
     )
+    typer.echo(holds_summary(result, request.holds))
     for upn in result.not_scanned:
         typer.echo(
             f"✗ {upn}: not planned: the latest scan has not completed."
@@ -127,7 +144,13 @@ def diff(
         typer.echo(f"not planned yet: {upn}")
 
 
-def plan_request(config: Config, policy: Path, holds: Path | None, as_of: date) -> PlanRequest:
+def plan_request(
+    config: Config,
+    policy: Path,
+    holds: Path | None,
+    as_of: date,
+    allow_unmatched_holds: bool = False,
+) -> PlanRequest:
     holds_file = holds or config.holds_file
     return PlanRequest(
         policy_file=policy,
@@ -136,13 +159,40 @@ def plan_request(config: Config, policy: Path, holds: Path | None, as_of: date) 
         atime_trusted=config.trust_access_time,
         target_folder=config.target_folder,
         mapping=NameMapping(style=config.name_mapping, replacement=config.replacement),
+        allow_unmatched_holds=allow_unmatched_holds,
     )
 
 
-def reference_date(text: str | None) -> date:
+def holds_summary(result: PlanResult, holds: Holds) -> str:
+    """Which register the plan used and what it held, so records managers can see a hold
+    register that was left out or held nothing."""
+    if holds.source is None:
+        return "holds: no hold register given, so no file is on hold"
+    line = f"holds: {result.held:,} file(s) held by {holds.source}"
+    if result.unmatched_holds:
+        line += f"; {len(result.unmatched_holds)} row(s) matched nothing"
+    return line
+
+
+def reference_date(text: str | None, *, allow_future: bool) -> date:
+    """The --as-of date (default today), refused outside the range ages are measured in."""
+    today = date.today()
     if text is None:
-        return date.today()
+        return today
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise HdriveError(f"--as-of {text!r} is not a date", fix="write it as YYYY-MM-DD") from None
+    check_reference_date(day, today, allow_future=allow_future)
+    return day
+
+
+def _one_line_per_row(exc: UnmatchedHolds) -> HdriveError:
+    """The error to end with: the only bad row itself, or, after printing each bad row, the
+    summary; either way every bad row is one line naming its file and line."""
+    if len(exc.rows) == 1:
+        row = exc.rows[0]
+        return HdriveError(row.what, where=row.where, fix=f"{row.fix}; or add {ALLOW_FLAG}")
+    for row in exc.rows:
+        typer.echo(str(row), err=True)
+    return exc

@@ -26,7 +26,16 @@ def _review() -> None:
     epilog="Example: hdrive-migrate review export --wave pilot --out review.csv -w ./wave1",
 )
 def export(
-    out: Path = typer.Option(..., "--out", help="The CSV to write (replaced).", dir_okay=False),
+    out: Path = typer.Option(
+        ...,
+        "--out",
+        help="The CSV to write, outside the workspace's own files; an existing file is"
+        " replaced only with --force.",
+        dir_okay=False,
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Replace --out if it exists (e.g. an earlier, unimported export)."
+    ),
     wave: str | None = WAVE_OPTION,
     workspace: Path = WORKSPACE_OPTION,
 ) -> None:
@@ -41,13 +50,16 @@ def export(
 
     Reviews belong to a plan run: after a re-plan, earlier reviews stay in the history but no
     longer apply, so their files are exported again (the count says how many).
+
+    An existing --out may hold decisions not yet imported, so it is refused unless --force
+    is given; state.db, hdrive.toml and the workspace's other own files are always refused.
     """
     from hdrive_migrate.plan.review import export_reviews
     from hdrive_migrate.scan.selection import select_users
 
     with open_workspace(workspace) as ws:
         upns = [upn for upn, _ in select_users(ws.db, wave=wave, upn=None)]
-        report = export_reviews(ws.db, upns, out)
+        report = export_reviews(ws.db, upns, out, workspace=ws.dir, force=force)
     typer.echo(report.summary())
 
 

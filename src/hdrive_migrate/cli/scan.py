@@ -11,6 +11,7 @@ from rich.progress import Progress as RichProgress
 from rich.progress import TextColumn, TimeElapsedColumn
 
 from hdrive_migrate.cli.common import USER_OPTION, WAVE_OPTION, WORKSPACE_OPTION
+from hdrive_migrate.display import counted, size_text
 from hdrive_migrate.scan.excludes import Excludes
 from hdrive_migrate.scan.run import Progress, ScanOptions, ScanResult, scan_user
 from hdrive_migrate.scan.selection import select_users
@@ -36,9 +37,10 @@ def scan(
         False, "--hash", help="Also read every new or changed file: SHA-256 and QuickXorHash."
     ),
 ) -> None:
-    """Scan the chosen users (default everyone imported). A re-scan records what is new,
-    changed, deleted and unchanged since the last one; a killed scan resumes where it was.
-    The source is only read, never changed. Exits 1 when a user's folder could not be scanned."""
+    """Scan the chosen users (default everyone imported; --user with --wave: that user, who
+    must be in that wave). A re-scan records what is new, changed, deleted and unchanged
+    since the last one; a killed scan resumes where it was. The source is only read, never
+    changed. Exits 1 when a user's folder could not be scanned."""
     if ctx.invoked_subcommand is not None:
         return
     with open_workspace(workspace) as ws:
@@ -86,7 +88,8 @@ def result_line(result: ScanResult) -> str:
         return f"✗ {result.upn}: not scanned: {result.problem}"
     c = result.counts
     return (
-        f"✓ {result.upn}: {c.files:,} files, {c.folders:,} folders, {human_bytes(c.bytes)};"
+        f"✓ {result.upn}: {counted(c.files, 'file')}, {counted(c.folders, 'folder')},"
+        f" {size_text(c.bytes)};"
         f" new {c.new:,}, changed {c.changed:,}, unchanged {c.unchanged:,},"
         f" deleted {c.deleted:,}; findings {result.findings:,}"
     )
@@ -98,17 +101,9 @@ def summary_lines(summaries: list[UserSummary]) -> list[str]:
         kinds = ", ".join(f"{kind} {count:,}" for kind, count in sorted(s.findings.items()))
         lines.append(
             f"{s.upn:<40} {s.status:<12} {s.files:>10,} {s.folders:>8,}"
-            f" {human_bytes(s.bytes):>10}  {kinds or '-'}"
+            f" {size_text(s.bytes):>10}  {kinds or '-'}"
         )
     return lines
-
-
-def human_bytes(size: int) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if size < 1000 or unit == "TB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    raise AssertionError("unreachable")
 
 
 class TerminalProgress(Progress):
@@ -136,7 +131,7 @@ class TerminalProgress(Progress):
         self.files += files
         self.bytes += size
         rate = self.files / max(time.monotonic() - self.started, 1e-6)
-        self.bar.update(self.task, files=self.files, size=human_bytes(self.bytes), rate=rate)
+        self.bar.update(self.task, files=self.files, size=size_text(self.bytes), rate=rate)
 
     def hashed(self, files: int, size: int) -> None:
         self.bar.update(self.task, description="hashing")

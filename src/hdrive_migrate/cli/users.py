@@ -44,13 +44,15 @@ def import_users(
     """Import or update users from FILE; importing the same file again changes nothing.
 
     Each bad row is reported as one line (FILE:LINE: what. Fix: how) and the good rows are
-    imported anyway. Exits 1 when any row was rejected, else 0.
+    imported anyway; a user given another home folder gets a warning line, as their earlier
+    scan no longer applies. Values may be separated by commas, semicolons or tabs. Exits 1 when
+    any row was rejected, else 0.
     """
     from hdrive_migrate.users.importing import import_file
 
     with open_workspace(workspace) as ws:
         report = import_file(ws, file, wave=wave, resolve_sam=resolve_sam)
-    for error in report.errors:
-        typer.echo(error.message(report.file), err=True)
+    for problem in sorted([*report.errors, *report.warnings], key=lambda row: row.line):
+        typer.echo(problem.message(report.file), err=True)
     typer.echo(report.summary())
     raise typer.Exit(1 if report.errors else 0)

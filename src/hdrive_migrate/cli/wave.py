@@ -6,6 +6,7 @@ from pathlib import Path
 import typer
 
 from hdrive_migrate.cli.common import WORKSPACE_OPTION
+from hdrive_migrate.display import size_text
 from hdrive_migrate.users.csvfiles import NO_WAVE
 from hdrive_migrate.users.waves import (
     WaveMember,
@@ -22,7 +23,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")
-UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 
 
 @app.command(name="list", epilog="Example: hdrive-migrate wave list --json -w ./wave1")
@@ -100,10 +100,4 @@ def _count(value: int | None) -> str:
 
 
 def _size(value: int | None) -> str:
-    """VALUE bytes in binary units, as OneDrive counts quota: 1.5 GiB."""
-    if value is None:
-        return "-"
-    size, unit = float(value), 0
-    while size >= 1024 and unit < len(UNITS) - 1:
-        size, unit = size / 1024, unit + 1
-    return f"{value} B" if unit == 0 else f"{size:.1f} {UNITS[unit]}"
+    return "-" if value is None else size_text(value)

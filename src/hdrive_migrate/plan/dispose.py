@@ -8,7 +8,6 @@ it. Nothing here opens the source, let alone deletes from it: disposing of the f
 separate act the certificate authorises.
 """
 
-import csv
 import hashlib
 import json
 import uuid
@@ -23,8 +22,8 @@ from sqlite_utils import Database
 
 from hdrive_migrate import __version__
 from hdrive_migrate.errors import HdriveError
+from hdrive_migrate.outputs import CSV_ENCODING, csv_writer, open_output, person_name
 from hdrive_migrate.plan.current import EFFECTIVE_SQL
-from hdrive_migrate.plan.writing import replaced_atomically
 from hdrive_migrate.store import record_event, transaction
 
 MANIFEST_COLUMNS = (
@@ -90,12 +89,19 @@ class Approval:
 
 
 def approve_disposal(
-    db: Database, upns: list[str], *, approvers: list[str], out_dir: Path, now: datetime
+    db: Database,
+    upns: list[str],
+    *,
+    approvers: list[str],
+    out_dir: Path,
+    workspace: Path,
+    now: datetime,
 ) -> Approval:
     """Certify the disposal batch of UPNS as approved by APPROVERS at NOW: write
-    OUT_DIR/disposal-ID.json and its manifest OUT_DIR/disposal-ID.csv, and record the disposal,
-    its items, the certificate's SHA-256 and an audit event, all or nothing. An empty batch, a
-    file without a SHA-256, or no usable approver name raises HdriveError."""
+    OUT_DIR/disposal-ID.json and its manifest OUT_DIR/disposal-ID.csv (never over an existing
+    file or one of WORKSPACE's own, `open_output`), and record the disposal, its items, the
+    certificate's SHA-256 and an audit event, all or nothing. An empty batch, a file without a
+    SHA-256, or no usable approver name raises HdriveError."""
     approvers = _approver_names(approvers)
     certificate_id = str(uuid.uuid4())
     certificate = out_dir / f"disposal-{certificate_id}.json"
@@ -105,11 +111,11 @@ def approve_disposal(
     with ExitStack() as undo:
         with transaction(db):
             items = _batch(db, upns)
-            manifest_sha256 = _write_manifest(manifest, items)
+            manifest_sha256 = _write_manifest(manifest, items, workspace)
             undo.callback(manifest.unlink)
             document = _document(db, certificate_id, items, approvers, now)
             document["manifest"] = {"file": manifest.name, "sha256": manifest_sha256}
-            sha256 = _write_json(certificate, document)
+            sha256 = _write_json(certificate, document, workspace)
             undo.callback(certificate.unlink)
             _record(db, document, certificate, sha256, items, now)
         undo.pop_all()
@@ -129,13 +135,13 @@ def approve_disposal(
 def _approver_names(names: list[str]) -> list[str]:
     """The approvers' names, trimmed, each once, in the order given."""
     approvers: list[str] = []
-    for name in (name.strip() for name in names):
-        if not name or not name.isprintable():
-            raise HdriveError(
-                f"{name!r} cannot name an approver",
-                fix="give each approver's name, e.g. --approver 'Jo Bloggs'",
-                where="--approver",
-            )
+    for given in names:
+        name = person_name(
+            given,
+            option="--approver",
+            role="an approver",
+            fix="give each approver's name, e.g. --approver 'Jo Bloggs'",
+        )
         if name.lower() not in (known.lower() for known in approvers):
             approvers.append(name)
     if not approvers:
@@ -164,10 +170,10 @@ def _batch(db: Database, upns: list[str]) -> list[Item]:
     return items
 
 
-def _write_manifest(path: Path, items: list[Item]) -> str:
+def _write_manifest(path: Path, items: list[Item], workspace: Path) -> str:
     """Write the manifest CSV (MANIFEST_COLUMNS; modified as UTC ISO 8601); its SHA-256."""
-    with replaced_atomically(path) as handle:
-        writer = csv.writer(handle)
+    with open_output(path, workspace=workspace, force=False, encoding=CSV_ENCODING) as handle:
+        writer = csv_writer(handle)
         writer.writerow(MANIFEST_COLUMNS)
         for item in items:
             modified = "" if item.modified is None else _iso(item.modified)
@@ -260,10 +266,10 @@ def _tally(items: list[Item]) -> dict:
     return {"files": len(items), "bytes": sum(item.size for item in items)}
 
 
-def _write_json(path: Path, document: dict) -> str:
+def _write_json(path: Path, document: dict, workspace: Path) -> str:
     """Write DOCUMENT as indented UTF-8 JSON; the SHA-256 of the bytes written."""
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-    with replaced_atomically(path) as handle:
+    with open_output(path, workspace=workspace, force=False) as handle:
         handle.write(text)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

@@ -12,7 +12,6 @@ file the policy itself decided, or one already in a disposal certificate: those 
 changing the policy, or not at all. Good rows are recorded even when others are rejected.
 """
 
-import csv
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -24,8 +23,8 @@ from sqlite_utils import Database
 
 from hdrive_migrate.csvfiles import csv_records, read_csv_text
 from hdrive_migrate.errors import HdriveError
+from hdrive_migrate.outputs import CSV_ENCODING, csv_writer, from_excel, open_output, person_name
 from hdrive_migrate.plan.current import EFFECTIVE_SQL, Effective
-from hdrive_migrate.plan.writing import replaced_atomically
 from hdrive_migrate.store import record_event, transaction
 from hdrive_migrate.users.csvfiles import RowError
 
@@ -45,11 +44,6 @@ EXPORT_COLUMNS = (
 )
 REQUIRED_COLUMNS = ("upn", "path", "decision")
 DECISIONS = ("migrate", "exclude", "hold", "dispose_after_approval", "divert_evidence", "review")
-# Excel takes a cell starting with one of these for a formula (and mangles it on save), so
-# export quotes it with an apostrophe, as Excel does; import removes that apostrophe again.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
-# Excel's "CSV UTF-8" has a byte order mark, without which it misreads names like "Siân".
-ENCODING = "utf-8-sig"
 
 _AWAITING_SQL = f"""
     WITH effective AS ({EFFECTIVE_SQL})
@@ -84,13 +78,17 @@ class ExportReport:
         return line
 
 
-def export_reviews(db: Database, upns: list[str], out: Path) -> ExportReport:
+def export_reviews(
+    db: Database, upns: list[str], out: Path, *, workspace: Path, force: bool
+) -> ExportReport:
     """Write OUT (replaced atomically), a CSV of EXPORT_COLUMNS with one row per file of UPNS
     awaiting review, user by user, in path order; decision, label and note are left empty for
-    the records manager. The export is recorded in the audit log (a disclosure under s62)."""
+    the records manager. The export is recorded in the audit log (a disclosure under s62).
+    OUT may not be one of WORKSPACE's own files, nor an existing file unless FORCE
+    (`open_output`)."""
     rows = stale = 0
-    with replaced_atomically(out, encoding=ENCODING) as handle:
-        writer = csv.writer(handle)
+    with open_output(out, workspace=workspace, force=force, encoding=CSV_ENCODING) as handle:
+        writer = csv_writer(handle)
         writer.writerow(EXPORT_COLUMNS)
         for upn in upns:
             for row in db.execute(_AWAITING_SQL, {"upn": upn}):
@@ -115,19 +113,7 @@ def _export_cells(
     _stale: int,
 ) -> list:
     day = "" if modified is None else datetime.fromtimestamp(modified, UTC).date().isoformat()
-    texts = [path, rule, description, reason or ""]
-    path, rule, description, reason = (_excel_safe(text) for text in texts)
     return [upn, path, size, day, rule, description, reason, action, run_id, "", "", ""]
-
-
-def _excel_safe(text: str) -> str:
-    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
-
-
-def _from_excel(text: str) -> str:
-    # Excel either keeps the export's apostrophe or drops it on save; undo it only where the
-    # export would have added it, so both round-trip.
-    return text[1:] if text.startswith("'") and text[1:].startswith(_FORMULA_STARTS) else text
 
 
 @dataclass(frozen=True)
@@ -197,20 +183,19 @@ def import_reviews(db: Database, path: Path, *, reviewer: str, now: datetime) ->
             "rejected": rejected,
             "decisions": dict(Counter(item.row.decision for item in fresh)),
         }
-        record_event(db, "review.imported", source, detail, at=now)
+        if accepted:  # a file rejected whole leaves the workspace as it was
+            record_event(db, "review.imported", source, detail, at=now)
     errors = sorted([*errors, *duplicates, *refused], key=lambda error: error.line)
     return ImportReport(str(path), len(fresh), len(accepted) - len(fresh), undecided, errors)
 
 
 def _reviewer_name(name: str) -> str:
-    name = name.strip()
-    if not name or not name.isprintable():
-        raise HdriveError(
-            f"{name!r} cannot name a reviewer",
-            fix="give the records manager's name, e.g. --reviewer 'Jo Bloggs'",
-            where="--reviewer",
-        )
-    return name
+    return person_name(
+        name,
+        option="--reviewer",
+        role="a reviewer",
+        fix="give the records manager's name, e.g. --reviewer 'Jo Bloggs'",
+    )
 
 
 def _parse(text: str, file: str) -> tuple[list[ReviewRow], list[RowError], int]:
@@ -269,7 +254,8 @@ def _parse_row(line: int, cells: list[str], columns: dict[str, int]) -> ReviewRo
             f"{len(cells)} columns where the header has {len(columns)}",
             "write one value per header column, quoting any value that holds a comma",
         )
-    cell = {name: cells[index] for name, index in columns.items()}.get
+    # Export quotes every text cell a spreadsheet would take for a formula.
+    cell = {name: from_excel(cells[index]) for name, index in columns.items()}.get
     decision = cell("decision", "").strip().lower()
     label, note = cell("label", "").strip(), cell("note", "").strip()
     if not decision:
@@ -280,7 +266,7 @@ def _parse_row(line: int, cells: list[str], columns: dict[str, int]) -> ReviewRo
                 f"write a decision ({', '.join(DECISIONS)}) or clear the label and note",
             )
         return None
-    upn, path, run = cell("upn").strip(), _from_excel(cell("path")), cell("plan_run", "").strip()
+    upn, path, run = cell("upn").strip(), cell("path"), cell("plan_run", "").strip()
     problem = _row_problem(upn, path, decision, label, run)
     if problem is not None:
         return RowError(line, *problem)

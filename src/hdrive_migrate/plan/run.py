@@ -11,13 +11,15 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from hdrive_migrate import __version__
-from hdrive_migrate.plan.holds import Holds
+from hdrive_migrate.errors import HdriveError
+from hdrive_migrate.plan.holds import Holds, UnmatchedHolds, unmatched_rows
 from hdrive_migrate.plan.names import NameMapping, path_length_problem
 from hdrive_migrate.plan.targets import TargetTree
 from hdrive_migrate.policy.compile import CompiledPolicy, compile_policy
 from hdrive_migrate.policy.decide import decide
 from hdrive_migrate.policy.parse import Policy, load_policy
 from hdrive_migrate.policy.record import FileRecord
+from hdrive_migrate.policy.units import EARLIEST_DAY
 from hdrive_migrate.store import now_text, record_event, transaction
 
 BATCH = 5000
@@ -32,33 +34,78 @@ class PlanRequest:
     atime_trusted: bool
     target_folder: str
     mapping: NameMapping
+    allow_unmatched_holds: bool = False
 
 
 @dataclass
 class PlanResult:
     run_id: int
     decisions: int = 0
+    held: int = 0  # files the hold register holds, whatever their action
     by_action: dict[str, int] = field(default_factory=dict)
     planned: list[str] = field(default_factory=list)
     not_scanned: list[str] = field(default_factory=list)
+    unmatched_holds: list[HdriveError] = field(default_factory=list)
 
 
 def plan(db: Database, upns: list[str], request: PlanRequest) -> PlanResult:
     """Plan every user in `upns` that has a complete scan; the run replaces each planned
-    user's current plan, and earlier runs stay in the database as history."""
+    user's current plan, and earlier runs stay in the database as history. Hold register
+    rows that hold nothing raise UnmatchedHolds before anything is written, unless the
+    request allows them (then they come back in `unmatched_holds`)."""
     policy = load_policy(request.policy_file)
     compiled = compile_policy(policy, request.as_of, atime_trusted=request.atime_trusted)
-    result = PlanResult(start_run(db, policy, compiled, request))
+    scanned = {upn for upn in upns if latest_scan_complete(db, upn)}
+    unmatched = unmatched_holds(db, scanned, request.holds)
+    if unmatched and not request.allow_unmatched_holds:
+        raise UnmatchedHolds(request.holds.source, unmatched)
+    result = PlanResult(start_run(db, policy, compiled, request), unmatched_holds=unmatched)
     for upn in upns:
-        if not latest_scan_complete(db, upn):
+        if upn not in scanned:
             result.not_scanned.append(upn)
             continue
-        for action, count in plan_user(db, result.run_id, upn, compiled, request).items():
+        counts, held = plan_user(db, result.run_id, upn, compiled, request)
+        for action, count in counts.items():
             result.by_action[action] = result.by_action.get(action, 0) + count
             result.decisions += count
+        result.held += held
         result.planned.append(upn)
     finish_run(db, result)
     return result
+
+
+def check_reference_date(as_of: date, today: date, *, allow_future: bool) -> None:
+    """Refuse an --as-of that ages cannot be measured from, and one after TODAY unless
+    ALLOW_FUTURE: a future date makes every file look older than it is, so files would be
+    marked for disposal before their time."""
+    if as_of < EARLIEST_DAY:
+        raise HdriveError(
+            f"--as-of {as_of} is before {EARLIEST_DAY}",
+            fix=f"give a reference date from {EARLIEST_DAY} on, as YYYY-MM-DD",
+        )
+    if as_of > today and not allow_future:
+        raise HdriveError(
+            f"--as-of {as_of} is after today ({today}), which would judge files older than they"
+            " are",
+            fix="give a date up to today, or add --allow-future-as-of to plan ahead on purpose",
+        )
+
+
+def unmatched_holds(db: Database, planned: set[str], holds: Holds) -> list[HdriveError]:
+    """The hold register's rows that hold nothing (see `unmatched_rows`), judged against the
+    workspace's users and the inventories of the users about to be planned."""
+    if not holds.rows:
+        return []
+    workspace = {upn.lower(): upn for (upn,) in db.execute("SELECT upn FROM users")}
+    return unmatched_rows(
+        holds,
+        workspace.keys(),
+        {upn.lower() for upn in planned},
+        lambda key: db.execute(
+            "SELECT path, is_dir FROM files WHERE upn = ? AND change != 'deleted'",
+            [workspace[key]],
+        ),
+    )
 
 
 def latest_scan_complete(db: Database, upn: str) -> bool:
@@ -117,6 +164,8 @@ def finish_run(db: Database, result: PlanResult) -> None:
         {
             "users": len(result.planned),
             "decisions": result.decisions,
+            "held": result.held,
+            "unmatched_holds": len(result.unmatched_holds),
             "by_action": result.by_action,
             "not_scanned": len(result.not_scanned),
         },
@@ -125,8 +174,9 @@ def finish_run(db: Database, result: PlanResult) -> None:
 
 def plan_user(
     db: Database, run_id: int, upn: str, compiled: CompiledPolicy, request: PlanRequest
-) -> dict[str, int]:
-    """Decide every file of `upn`'s inventory and make `run_id` the user's current plan."""
+) -> tuple[dict[str, int], int]:
+    """Decide every file of `upn`'s inventory and make `run_id` the user's current plan;
+    (files by action, files on hold)."""
     entries = inventory_of(db, upn)
     tree = TargetTree(request.target_folder, [entry[0] for entry in entries], request.mapping)
     holds = request.holds
@@ -146,7 +196,8 @@ def plan_user(
             " ON CONFLICT(upn) DO UPDATE SET run_id = excluded.run_id",
             [upn, run_id],
         )
-    return counts
+    held = holds.checker(upn)
+    return counts, sum(1 for entry in entries if not entry[1] and held(entry[0]))
 
 
 def decisions(

@@ -16,6 +16,7 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from hdrive_migrate.errors import HdriveError
+from hdrive_migrate.policy.units import EARLIEST_DAY
 
 STR = "tag:yaml.org,2002:str"
 BOOL = "tag:yaml.org,2002:bool"
@@ -140,11 +141,11 @@ class Reader:
             except ValueError:
                 day = None
             # Ages reach back up to 1,000 years, and must stay within the calendar.
-            if day is not None and day.year >= 1900:
+            if day is not None and day >= EARLIEST_DAY:
                 return day
         self.error(
             node,
-            f"{what} {node_text(node)} is not a date from 1900 on",
+            f"{what} {node_text(node)} is not a date from {EARLIEST_DAY.year} on",
             f"write a real date as YYYY-MM-DD, e.g. {example}",
         )
         return None

@@ -32,6 +32,9 @@ _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]*)", re.IGNORECASE)
 _AGE = re.compile(r"(\d+)\s*([dwmy])", re.IGNORECASE)
 SIZE_EXAMPLE = "1MB, 500KB, 2.5GB or 0B"
 AGE_EXAMPLE = "90d, 2w, 18m or 6y"
+EARLIEST_DAY = date(1900, 1, 1)
+"""The earliest date a policy, a cases file or a plan may measure ages from: ages reach back
+up to 1,000 years, and the dates they reach must stay within the calendar."""
 
 
 def parse_size(text: str) -> int | None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from hdrive_migrate import __version__
+from hdrive_migrate.config import DEFAULT_LOCK_TIMEOUT, LOCK_TIMEOUT_ENV
 from hdrive_migrate.errors import WorkspaceError
 from hdrive_migrate.store.migrations import MIGRATIONS, Migration
 
@@ -19,20 +20,25 @@ from hdrive_migrate.store.migrations import MIGRATIONS, Migration
 _SECRET_WORDS = ("secret", "password", "token", "credential")
 
 
-def open_store(path: Path) -> Database:
+def open_store(path: Path, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> Database:
     """Open (creating if need be) the database at PATH in WAL mode with foreign keys enforced,
-    and bring its schema up to date. A database the tool cannot use raises WorkspaceError."""
+    and bring its schema up to date. A database the tool cannot use raises WorkspaceError.
+
+    A write waits up to LOCK_TIMEOUT seconds while another connection holds the write lock,
+    then raises sqlite3.OperationalError (is_locked; locked_error says it for people)."""
     try:
         db = Database(path)
     except sqlite3.Error as exc:
         raise _unusable(path, exc) from exc
     try:
+        db.execute(f"PRAGMA busy_timeout = {round(lock_timeout * 1000)}")
         db.enable_wal()
         db.execute("PRAGMA foreign_keys = ON")
         migrate(db)
     except sqlite3.DatabaseError as exc:
+        error = locked_error(db) if is_locked(exc) else _unusable(path, exc)
         db.close()
-        raise _unusable(path, exc) from exc
+        raise error from exc
     except BaseException:
         db.close()
         raise
@@ -103,6 +109,33 @@ def transaction(db: Database) -> Iterator[None]:
         db.rollback()
         raise
     db.commit()
+
+
+def is_locked(exc: BaseException | None) -> bool:
+    """True when EXC is SQLite giving up on a lock another connection held for longer than the
+    busy timeout (SQLITE_BUSY, "database is locked")."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return (
+        isinstance(exc, sqlite3.OperationalError)
+        and code is not None
+        and (
+            code & 0xFF
+            == sqlite3.SQLITE_BUSY  # the low byte: extended codes refine the primary one
+        )
+    )
+
+
+def locked_error(db: Database) -> WorkspaceError:
+    """What to tell people when a statement on DB waited its whole busy timeout for the lock."""
+    path = db.execute("PRAGMA database_list").fetchone()[2]
+    waited = db.execute("PRAGMA busy_timeout").fetchone()[0] / 1000
+    return WorkspaceError(
+        f"another hdrive-migrate command is writing to this workspace; waited {waited:g} s for "
+        "it to finish",
+        fix=f"let that command finish (or stop it), then run this one again; {LOCK_TIMEOUT_ENV} "
+        f"sets how many seconds to wait (default {DEFAULT_LOCK_TIMEOUT:g})",
+        where=path,
+    )
 
 
 def _refuse_newer(db: Database, known: int) -> None:

@@ -8,6 +8,9 @@ and row errors out.
   subfolder). The folder is the source path's last component; the UPN is guessed from the
   OneDrive URL and marked derived until the tenant confirms it. The other four columns are not
   used: hdrive.toml's [target] folder says where files go.
+
+A first line that is neither a header nor an SPMT row is refused, naming what it held. Values
+may be separated by semicolons or tabs instead of commas, as Excel saves CSV in some locales.
 """
 
 from collections.abc import Iterator
@@ -78,6 +81,8 @@ def parse_user_list(text: str, *, file: str, source_root: str, upn_required: boo
     line, first = records[0]
     header = tuple(cell.strip().lower() for cell in first)
     if header[0] != "folder":
+        if not _is_spmt_row(first):
+            raise _neither_kind(first, f"{file}:{line}")
         return _collect(SPMT, (_spmt_row(n, cells, source_root) for n, cells in records))
     if header not in SIMPLE_HEADERS:
         raise HdriveError(
@@ -89,6 +94,28 @@ def parse_user_list(text: str, *, file: str, source_root: str, upn_required: boo
         raise _nobody(file)
     rows = (_simple_row(n, cells, header, upn_required) for n, cells in records[1:])
     return _collect(SIMPLE, rows)
+
+
+def _is_spmt_row(cells: list[str]) -> bool:
+    """Whether CELLS can be an SPMT row: six of them, or a first one that starts as a source
+    path does (\\\\server, //server, smb://server or /), so a row with a column too many or too
+    few is still reported as an SPMT row."""
+    source = cells[0].strip().lower()
+    return len(cells) == SPMT_COLUMNS or source.startswith(("\\\\", "/", "smb://"))
+
+
+def _neither_kind(first: list[str], where: str) -> HdriveError:
+    shown = ",".join(cell.strip() for cell in first)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return HdriveError(
+        f"the first line ({shown}, {len(first)} columns) is neither the header of a simple CSV "
+        "(folder,upn or folder,upn,wave) nor an SPMT / Migration Manager row (six columns, the "
+        "first a source path)",
+        fix="start a simple CSV with the line folder,upn or folder,upn,wave; an SPMT CSV has no "
+        "header",
+        where=where,
+    )
 
 
 def _nobody(file: str) -> HdriveError:

@@ -20,9 +20,11 @@ from hdrive_migrate.users.roster import (
     UPDATED,
     check_folders,
     home_folders,
+    moved_warning,
     opened_source,
     reject_duplicates,
     upsert,
+    user,
 )
 from hdrive_migrate.workspace import Workspace
 
@@ -35,6 +37,7 @@ class ImportReport:
     kind: str
     counts: Counter
     errors: list[RowError]
+    warnings: list[RowError]
 
     def summary(self) -> str:
         """One line: FILE (KIND CSV): imported N, updated N, unchanged N, rejected N."""
@@ -67,9 +70,9 @@ def import_file(
     rows = [replace(row, wave=wave or row.wave) for row in rows]
     errors = [*user_list.errors, *errors, *duplicates]
     about = {"format": user_list.kind, "wave": wave, "resolve_sam": resolve_sam}
-    counts, clashes = _save(workspace, path, rows, about, len(errors))
+    counts, clashes, warnings = _save(workspace, path, rows, about, len(errors))
     errors = sorted([*errors, *clashes], key=lambda error: error.line)
-    return ImportReport(str(path), user_list.kind, counts, errors)
+    return ImportReport(str(path), user_list.kind, counts, errors, warnings)
 
 
 def read_user_list(path: Path, source_root: str, resolve_sam: bool) -> UserList:
@@ -106,20 +109,26 @@ async def _resolve(workspace: Workspace, rows: list[Row]) -> tuple[list[Row], li
 
 def _save(
     workspace: Workspace, path: Path, rows: list[Row], about: dict, rejected: int
-) -> tuple[Counter, list[RowError]]:
+) -> tuple[Counter, list[RowError], list[RowError]]:
     """Upsert ROWS and record the import event (ABOUT, the counts, REJECTED rows before these
-    plus the clashes) in one transaction; return the counts and the rows that clashed."""
+    plus the clashes, users moved to another folder) in one transaction; return the counts,
+    the rows that clashed and the warnings for users whose folder changed."""
     db, now = workspace.db, now_text()
     counts: Counter = Counter()
     clashes: list[RowError] = []
+    warnings: list[RowError] = []
     with transaction(db):
         for row in rows:
+            before = user(db, row.upn) if row.upn else None
             outcome = upsert(db, row, source_file=str(path.resolve()), now=now)
             if isinstance(outcome, RowError):
                 clashes.append(outcome)
-            else:
-                counts[outcome] += 1
+                continue
+            counts[outcome] += 1
+            if outcome == UPDATED and (warning := moved_warning(db, before, row)):
+                warnings.append(warning)
         tally = {outcome: counts[outcome] for outcome in OUTCOMES}
-        detail = {**about, **tally, "rejected": rejected + len(clashes)}
-        record_event(db, "users.imported", str(path.resolve()), detail)
-    return counts, clashes
+        detail = {**about, **tally, "rejected": rejected + len(clashes), "moved": len(warnings)}
+        if any(tally.values()):  # a file rejected whole leaves the workspace as it was
+            record_event(db, "users.imported", str(path.resolve()), detail)
+    return counts, clashes, warnings

@@ -15,12 +15,13 @@ from sqlite_utils import Database
 from hdrive_migrate.config import Config
 from hdrive_migrate.errors import HdriveError
 from hdrive_migrate.sources import EntryError, Source
-from hdrive_migrate.users.csvfiles import Row, RowError
+from hdrive_migrate.users.csvfiles import NO_WAVE, Row, RowError
 from hdrive_migrate.users.upns import personal_segment
 
 IMPORT_STAGE = "import"
 UPN_DERIVED = "upn_derived"
 IMPORTED, UPDATED, UNCHANGED = "imported", "updated", "unchanged"
+FIX_IMPORT = "import them first with `hdrive-migrate users import FILE`"
 COLUMNS = "upn, folder, wave, state, drive_id, source_file, source_line"
 # Tables whose `upn` column names a user (sam_cache's names a directory answer, not a user).
 # Every table keyed by a user's UPN: a confirmed UPN must carry all of it, or plans, reviews
@@ -136,8 +137,8 @@ def upsert(db: Database, row: Row, *, source_file: str, now: str) -> str | RowEr
 
     A folder belongs to one user. A given or confirmed UPN replaces an unconfirmed guess for the
     same folder; a guess leaves alone a user whose UPN gives the same OneDrive URL. A new folder
-    puts the user back to state "imported" (their preflight no longer holds); a row without a
-    wave keeps the user's wave.
+    puts the user back to state "imported" (their preflight no longer holds; `moved_warning`
+    says what else); a row without a wave keeps the user's wave.
     """
     assert row.upn is not None, "resolve the UPN first"
     owner = user_with_folder(db, row.folder)
@@ -169,10 +170,12 @@ def _write(db: Database, row: Row, *, source_file: str, now: str, renamed: bool)
         if row.derived_from is not None:
             mark_derived(db, row.upn, row.derived_from, now)
         return IMPORTED
-    moved = current.folder != row.folder
+    # SMB names are case-insensitive: a new spelling is recorded but is the same folder.
+    moved = current.folder.lower() != row.folder.lower()
+    respelt = current.folder != row.folder
     rewaved = row.wave is not None and row.wave != current.wave
     confirmed = row.derived_from is None and unmark_derived(db, current.upn)
-    if not (moved or rewaved or confirmed or renamed):
+    if not (moved or respelt or rewaved or confirmed or renamed):
         return UNCHANGED
     db.execute(
         "UPDATE users SET folder = ?, wave = ?, state = ?, source_file = ?, source_line = ?,"
@@ -188,6 +191,28 @@ def _write(db: Database, row: Row, *, source_file: str, now: str, renamed: bool)
         ],
     )
     return UPDATED
+
+
+def moved_warning(db: Database, before: User | None, row: Row) -> RowError | None:
+    """The warning for ROW when it gave BEFORE, the user as they were, another home folder:
+    it names both folders and the user's latest complete scan, which read another folder."""
+    after = user_with_folder(db, row.folder)
+    if before is None or after is None or after.upn.lower() != before.upn.lower():
+        return None
+    if before.folder.lower() == row.folder.lower():
+        return None
+    scan = db.execute(
+        "SELECT id, finished_at FROM scans WHERE upn = ? AND status = 'complete'"
+        " ORDER BY id DESC LIMIT 1",
+        [after.upn],
+    ).fetchone()
+    stale = f", so scan {scan[0]} ({scan[1]}) no longer applies" if scan else ""
+    return RowError(
+        row.line,
+        f"warning: {after.upn} moves from folder {before.folder} to folder {row.folder}{stale}",
+        f"check this is the right folder, then run `hdrive-migrate preflight --user {after.upn}`"
+        f" and `hdrive-migrate scan --user {after.upn}` again",
+    )
 
 
 def user(db: Database, upn: str) -> User | None:
@@ -206,20 +231,51 @@ def _one(db: Database, sql: str, value: str) -> User | None:
 
 
 def select_users(db: Database, *, wave: str | None = None, upn: str | None = None) -> list[User]:
-    """The users in WAVE, or the user UPN, or everyone, by UPN; nobody raises HdriveError."""
+    """The users a command works on, by UPN: the user UPN, the users of WAVE ("(no wave)":
+    those without one), both given: UPN if it is in WAVE, or everyone. Choosing nobody
+    raises HdriveError, worded the same for every command."""
     if upn is not None:
-        rows = db.execute(f"SELECT {COLUMNS} FROM users WHERE upn = ?", [upn]).fetchall()
-        nobody = (f"no user {upn} in the roster", "`hdrive-migrate wave show NAME` lists users")
-    elif wave is not None:
-        sql = f"SELECT {COLUMNS} FROM users WHERE wave = ? ORDER BY upn"
-        rows = db.execute(sql, [wave]).fetchall()
-        nobody = (f"no users in wave {wave}", "`hdrive-migrate wave list` shows the waves")
-    else:
-        rows = db.execute(f"SELECT {COLUMNS} FROM users ORDER BY upn").fetchall()
-        nobody = ("no users imported yet", "run `hdrive-migrate users import FILE` first")
+        chosen = user(db, upn)
+        if chosen is None:
+            raise HdriveError(f"no user {upn} in this workspace", fix=FIX_IMPORT)
+        if wave is not None and chosen.wave != _wave_value(wave):
+            raise HdriveError(
+                f"{chosen.upn} is in {_wave_label(chosen.wave)}, not in wave {wave!r}",
+                fix="drop --wave or --user; `hdrive-migrate wave show NAME` lists a wave's users",
+            )
+        return [chosen]
+    if wave is not None:
+        return wave_users(db, wave)
+    rows = db.execute(f"SELECT {COLUMNS} FROM users ORDER BY upn").fetchall()
     if not rows:
-        raise HdriveError(nobody[0], fix=nobody[1])
+        raise HdriveError("no users in this workspace", fix=FIX_IMPORT)
     return [User(*row) for row in rows]
+
+
+def wave_users(db: Database, wave: str) -> list[User]:
+    """The users of WAVE ("(no wave)": those without one) by UPN; none raises HdriveError."""
+    where = "wave IS NULL" if _wave_value(wave) is None else "wave = ?"
+    sql = f"SELECT {COLUMNS} FROM users WHERE {where} ORDER BY upn"
+    rows = db.execute(sql, [] if _wave_value(wave) is None else [wave]).fetchall()
+    if not rows:
+        raise unknown_wave(wave)
+    return [User(*row) for row in rows]
+
+
+def unknown_wave(wave: str) -> HdriveError:
+    """The one error for a wave nobody is in."""
+    return HdriveError(
+        f"no users in wave {wave!r}", fix="check the name with `hdrive-migrate wave list`"
+    )
+
+
+def _wave_value(wave: str) -> str | None:
+    """The users.wave value of the wave people call WAVE."""
+    return None if wave == NO_WAVE else wave
+
+
+def _wave_label(wave: str | None) -> str:
+    return "no wave" if wave is None else f"wave {wave!r}"
 
 
 def is_derived(db: Database, upn: str) -> bool:

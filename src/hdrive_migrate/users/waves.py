@@ -8,8 +8,8 @@ from dataclasses import asdict, dataclass
 
 from sqlite_utils import Database
 
-from hdrive_migrate.errors import HdriveError
 from hdrive_migrate.users.csvfiles import NO_WAVE
+from hdrive_migrate.users.roster import unknown_wave
 
 # Each user's latest complete scan; users.upn first, so its NOCASE collation applies.
 LATEST_SCANS = """
@@ -105,7 +105,5 @@ def wave_members(db: Database, name: str) -> list[WaveMember]:
         [] if name == NO_WAVE else [name],
     ).fetchall()
     if not rows:
-        raise HdriveError(
-            f"no users in wave {name}", fix="`hdrive-migrate wave list` shows the waves"
-        )
+        raise unknown_wave(name)
     return [WaveMember(*row[:5], Scan(*row[5:]) if row[5] is not None else None) for row in rows]

@@ -25,6 +25,8 @@ FLAGS = {
     "drop_rate": "--drop-rate",
     "session_ttl": "--session-ttl",
     "quota_ru_per_minute": "--quota-ru-per-minute",
+    "quota_ru_per_day": "--quota-ru-per-day",
+    "upload_url_ttl": "--upload-url-ttl",
     "app_permissions": "--app-permissions",
     "retention_labels": "--retention-labels",
     "seed": "--seed",

@@ -5,6 +5,8 @@ import uuid
 
 import httpx
 
+from conftest import FLAGS
+
 ALICE = "alice@contoso.test"
 CHUNK = 320 * 1024
 
@@ -177,3 +179,34 @@ def test_quota_is_enforced_on_sessions(tenant_factory):
     with running.client() as client:
         url = open_session(client, "over.bin").json()["uploadUrl"]
     assert inner(send(url, b"x" * CHUNK, 0, CHUNK + 1))[:2] == (507, "quotaLimitReached")
+
+
+def test_the_upload_urls_token_expires_on_its_own_clock(tenant_factory, monkeypatch):
+    monkeypatch.setitem(FLAGS, "upload_url_ttl", "--upload-url-ttl")
+    running = tenant_factory(upload_url_ttl=2, session_ttl=900)
+    with running.client() as client:
+        url = open_session(client, "token.bin").json()["uploadUrl"]
+        assert send(url, b"x" * CHUNK, 0, 3 * CHUNK).status_code == 202
+        time.sleep(2.5)
+        # Fragments extend the session, never the token: the URL is dead, the session is not.
+        expired = send(url, b"x" * CHUNK, CHUNK, 3 * CHUNK)
+        assert inner(expired) == (401, "unauthenticated", "expiredToken")
+        assert inner(httpx.get(url))[2] == "expiredToken"
+        forged = url.rsplit(".", 1)[0] + ".0000"
+        assert inner(httpx.get(forged)) == (401, "unauthenticated", None)
+        # The name stays taken until the session itself expires, as the service keeps it.
+        assert inner(open_session(client, "token.bin"))[:2] == (409, "nameAlreadyExists")
+
+
+def test_deferred_commit_needs_an_empty_body_and_a_deferred_session(tenant):
+    with tenant.client() as client:
+        deferred = open_session(client, f"{unique()}/d.txt", deferCommit=True).json()["uploadUrl"]
+        plain = open_session(client, f"{unique()}/p.txt").json()["uploadUrl"]
+    early = httpx.post(deferred, content=b"")
+    assert inner(early) == (400, "invalidRequest", "uploadSessionIncomplete")
+    assert send(deferred, b"abc", 0, 3).json()["nextExpectedRanges"] == []
+    assert inner(httpx.post(deferred, content=b"x"))[:2] == (400, "invalidRequest")
+    assert inner(httpx.post(plain, content=b""))[:2] == (400, "invalidRequest")
+    committed = httpx.post(deferred, content=b"")
+    assert (committed.status_code, committed.json()["name"]) == (201, "d.txt")
+    assert httpx.get(deferred).status_code == 404

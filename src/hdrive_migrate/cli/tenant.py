@@ -90,9 +90,19 @@ def serve(
     retry_after: float = typer.Option(1.0, "--retry-after", help="Retry-After seconds sent."),
     error_rate: float = typer.Option(0.0, "--error-rate", help="Share answered with a 5xx."),
     drop_rate: float = typer.Option(0.0, "--drop-rate", help="Share whose connection drops."),
-    session_ttl: float = typer.Option(900.0, "--session-ttl", help="Upload session life, s."),
+    session_ttl: float = typer.Option(
+        900.0, "--session-ttl", help="Upload session life, s; each fragment extends it."
+    ),
+    upload_url_ttl: float = typer.Option(
+        86400.0, "--upload-url-ttl", help="Life of an upload URL's token, s; never extended."
+    ),
     quota_ru_per_minute: int = typer.Option(
-        0, "--quota-ru-per-minute", help="Resource units per minute before 429; 0: no limit."
+        0, "--quota-ru-per-minute", help="Resource units in any 60 s before 429; 0: no limit."
+    ),
+    quota_ru_per_day: int = typer.Option(
+        0,
+        "--quota-ru-per-day",
+        help="Resource units in any 24 h before 429, e.g. 4800000; 0: no limit.",
     ),
     app_permissions: frozenset[str] | None = typer.Option(
         None,
@@ -134,7 +144,9 @@ def serve(
             error_rate=error_rate,
             drop_rate=drop_rate,
             session_ttl=session_ttl,
+            upload_url_ttl=upload_url_ttl,
             quota_ru_per_minute=quota_ru_per_minute,
+            quota_ru_per_day=quota_ru_per_day,
             app_permissions=app_permissions,
             retention_labels=retention_labels,
             request_log=request_log,

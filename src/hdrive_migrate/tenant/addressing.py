@@ -7,16 +7,21 @@ from urllib.parse import unquote
 from .errors import GraphError, bad_request
 
 API_PREFIXES = ("/v1.0", "/v2.0")
-ITEM_ACTIONS = frozenset(["", "children", "content", "createUploadSession", "retentionLabel"])
+ITEM_ACTIONS = frozenset(
+    ["", "children", "content", "createUploadSession", "retentionLabel", "delta"]
+)
 
 _DRIVE = re.compile(r"^/(?:drives/(?P<drive>[^/]+)|users/(?P<user>[^/]+)/drive|(?P<me>me)/drive)")
 _USER = re.compile(r"^/users(?:/(?P<user>[^/]+))?$")
 _ITEM_BASE = re.compile(r"^/(?:root|items/(?P<item>[^/:]+))")
+_RECYCLE_BIN = re.compile(r"^/sites/(?P<site>[^/]+)/recycleBin/items$")
+# delta is a function: its token may come as `delta(token='...')` as well as `delta?token=...`.
+_DELTA_CALL = re.compile(r"^delta\(token='(?P<token>[^']*)'\)$")
 
 
 @dataclass(frozen=True)
 class Address:
-    """What a Graph path names. `kind` is one of users, user, drive, item."""
+    """What a Graph path names. `kind` is one of users, user, drive, item, recycleBin."""
 
     kind: str
     user: str | None = None
@@ -24,6 +29,8 @@ class Address:
     item: str | None = None  # None with kind == "item" means the drive root
     relative: tuple[str, ...] = ()  # decoded names after `:/`, below `item`
     action: str = ""
+    site: str | None = None  # kind "recycleBin": the site whose bin is listed
+    token: str | None = None  # a function argument, as in delta(token='...')
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,8 @@ def parse_graph(raw_path: str) -> Address:
     if prefix is None:
         raise GraphError(400, "BadRequest", "Invalid version: use /v1.0 or /v2.0.")
     path = raw_path[len(prefix) :].rstrip("/") or "/"
+    if match := _RECYCLE_BIN.match(path):
+        return Address("recycleBin", site=unquote(match["site"]))
     if match := _USER.match(path):
         user = match["user"]
         return Address("user", user=unquote(user)) if user else Address("users")
@@ -74,7 +83,11 @@ def _parse_item(rest: str, *, user: str | None, drive: str | None) -> Address:
         # Names cannot contain ':', so the next literal colon ends the relative path.
         inner, _, rest = rest[1:].partition(":")
         relative = tuple(unquote(part) for part in inner.split("/") if part)
-    action = rest.strip("/")
+    action, token = rest.strip("/"), None
+    if call := _DELTA_CALL.match(unquote(action)):
+        action, token = "delta", call["token"]
     if action not in ITEM_ACTIONS:
         raise bad_request(f"Unsupported segment '{action}'.")
-    return Address("item", user=user, drive=drive, item=item, relative=relative, action=action)
+    return Address(
+        "item", user=user, drive=drive, item=item, relative=relative, action=action, token=token
+    )

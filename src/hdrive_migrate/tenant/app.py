@@ -9,7 +9,7 @@ from typing import IO
 
 from aiohttp import web
 
-from . import directory, items, uploads
+from . import changes, directory, items, uploads
 from .addressing import Address, parse_graph, parse_upload
 from .errors import GraphError
 from .faults import FaultPlan, ResourceLedger, resource_units
@@ -56,9 +56,8 @@ class Tenant:
             options.drop_rate,
             random.Random(options.seed),
         )
-        self.ledger = (
-            ResourceLedger(options.quota_ru_per_minute) if options.quota_ru_per_minute else None
-        )
+        budgets = (options.quota_ru_per_minute, options.quota_ru_per_day)
+        self.ledger = ResourceLedger(*budgets) if any(budgets) else None
         self.log: IO[str] | None = None
 
     def application(self, log: IO[str]) -> web.Application:
@@ -93,8 +92,8 @@ class Tenant:
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         try:
-            handler, permission, listing = self.route(request)
-            headers = self.admit(request, permission, listing)
+            handler, permission, kind = self.route(request)
+            headers = self.admit(request, permission, kind)
             if request.content_length and self.faults.should_drop():
                 await self.drop(request)
             response = await handler()
@@ -106,8 +105,9 @@ class Tenant:
     def context(self, request: web.Request, api: str = "v1.0") -> items.Context:
         return items.Context(self.state, self.clock, f"{request.scheme}://{request.host}", api)
 
-    def route(self, request: web.Request) -> tuple[Callable, str | None, bool]:
-        """(handler, permission needed or None for pre-authenticated URLs, is a listing)."""
+    def route(self, request: web.Request) -> tuple[Callable, str | None, str]:
+        """(handler, permission needed or None for pre-authenticated URLs, kind of request for
+        its resource units)."""
         raw_path = request.raw_path.split("?", 1)[0]
         method = request.method
         if upload := parse_upload(raw_path, request.query):
@@ -120,30 +120,33 @@ class Tenant:
                 "DELETE": partial(async_of, uploads.cancel_session, ctx, request, upload),
                 "POST": partial(uploads.commit_deferred, ctx, request, upload),
             }
-            return self.pick(handlers, method), None, False
+            return self.pick(handlers, method), None, UPLOAD_URL_KINDS.get(method, "write")
         if raw_path.startswith("/_download/") and method in ("GET", "HEAD"):
             item_id = raw_path.removeprefix("/_download/")
             handler = partial(
                 async_of, items.serve_download, self.context(request), request, item_id
             )
-            return handler, None, False
+            return handler, None, "download"
         address = parse_graph(raw_path)
         return self.graph_route(request, address)
 
-    def graph_route(self, request: web.Request, address: Address) -> tuple[Callable, str, bool]:
+    def graph_route(self, request: web.Request, address: Address) -> tuple[Callable, str, str]:
         ctx = self.context(request, address_api(request))
         method = request.method
         if address.kind in ("users", "user"):
             handler = directory.list_users if address.kind == "users" else directory.get_user
             handlers = {"GET": partial(async_of, handler, ctx, request, address)}
-            return self.pick(handlers, method), "users.read", address.kind == "users"
+            return self.pick(handlers, method), "users.read", read_kind(address.kind == "users")
         if address.kind == "drive":
             handlers = {"GET": partial(async_of, directory.get_drive, ctx, request, address)}
-            return self.pick(handlers, method), "files.read", False
+            return self.pick(handlers, method), "files.read", "read"
+        if address.kind == "recycleBin":
+            handlers = {"GET": partial(async_of, changes.list_recycle_bin, ctx, request, address)}
+            return self.pick(handlers, method), "files.read", "list"
         routes = item_routes(ctx, request, address, self.options)
         handler = self.pick(routes.get(address.action, {}), method)
         permission = "files.read" if method in ("GET", "HEAD") else "files.write"
-        return handler, permission, address.action == "children" and method == "GET"
+        return handler, permission, item_kind(request, address)
 
     @staticmethod
     def pick(handlers: dict[str, Callable], method: str) -> Callable:
@@ -151,7 +154,7 @@ class Tenant:
             raise GraphError(405, "notSupported", f"The method {method} is not supported here.")
         return handlers[method]
 
-    def admit(self, request: web.Request, permission: str | None, listing: bool) -> dict:
+    def admit(self, request: web.Request, permission: str | None, kind: str) -> dict:
         """Authentication, permissions, the resource-unit ledger and chance faults, in the order
         the service applies them. Returns headers to add to a successful response."""
         if permission is not None:
@@ -159,7 +162,9 @@ class Tenant:
             self.authorise(permission)
         headers = {}
         if self.ledger is not None:
-            headers = self.ledger.charge(resource_units(request.method, listing))
+            if "permissions" in request.query.get("$expand", ""):
+                kind = "permissions"
+            headers = self.ledger.charge(resource_units(kind))
         fault = self.faults.fault_for()
         if fault is not None:
             raise fault
@@ -190,6 +195,27 @@ class Tenant:
         raise Dropped
 
 
+# What a request to an upload URL is, for its resource units (see RESOURCE_UNITS in faults.py).
+UPLOAD_URL_KINDS = {"PUT": "upload", "GET": "read", "DELETE": "write", "POST": "write"}
+
+
+def read_kind(listing: bool) -> str:
+    return "list" if listing else "read"
+
+
+def item_kind(request: web.Request, address: Address) -> str:
+    """The resource-unit kind of a request on a driveItem."""
+    method, action = request.method, address.action
+    if method not in ("GET", "HEAD"):
+        return "upload" if action == "content" else "write"
+    if action == "delta":
+        with_token = address.token is not None or "token" in request.query
+        return "delta-with-token" if with_token else "delta"
+    if action == "content":
+        return "download"
+    return read_kind(action == "children")
+
+
 def item_routes(ctx, request, address: Address, options: TenantOptions) -> dict[str, dict]:
     def sync(function, *extra):
         return partial(async_of, function, ctx, request, address, *extra)
@@ -205,7 +231,10 @@ def item_routes(ctx, request, address: Address, options: TenantOptions) -> dict[
         },
         "children": {"GET": sync(items.list_children), "POST": coro(items.create_folder)},
         "content": {"GET": sync(items.redirect_to_content), "PUT": coro(uploads.simple_upload)},
-        "createUploadSession": {"POST": coro(uploads.create_session, options.session_ttl)},
+        "createUploadSession": {
+            "POST": coro(uploads.create_session, (options.session_ttl, options.upload_url_ttl))
+        },
+        "delta": {"GET": sync(changes.delta)},
         "retentionLabel": {
             "PATCH": coro(items.set_retention_label, options.retention_labels),
             "GET": sync(items.get_retention_label),

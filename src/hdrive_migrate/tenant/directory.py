@@ -9,6 +9,7 @@ from aiohttp import web
 from .addressing import Address
 from .errors import GraphError
 from .items import Context, drive_of, json_response
+from .state import personal_site
 
 DEFAULT_USERS_PAGE = 100
 MAX_USERS_PAGE = 999
@@ -105,31 +106,49 @@ def users_page_size(value: str | None) -> int:
 
 def get_drive(ctx: Context, request: web.Request, address: Address) -> web.Response:
     drive = drive_of(ctx, address)
+    body = drive_json(ctx, drive)
+    select = request.query.get("$select")
+    if select is None:
+        return json_response(body)
+    # sharePointIds, as Graph documents it, comes only when $select asks for it.
+    body["sharePointIds"] = sharepoint_ids(ctx, drive)
+    fields = {name.strip() for name in select.split(",")} | {"id"}
+    return json_response({key: value for key, value in body.items() if key in fields})
+
+
+def sharepoint_ids(ctx: Context, drive: sqlite3.Row) -> dict:
+    site, web_id = ctx.state.site_ids(drive["id"])
+    return {
+        "siteId": site,
+        "webId": web_id,
+        "siteUrl": f"{ctx.base_url}/{personal_site(drive['upn'])}",
+    }
+
+
+def drive_json(ctx: Context, drive: sqlite3.Row) -> dict:
     used, deleted, total = drive["used"], drive["deleted"], drive["quota_total"]
     remaining = max(0, total - used - deleted)
-    return json_response(
-        {
-            "id": drive["id"],
-            "driveType": "business",
-            "name": "OneDrive",
-            "createdDateTime": drive["created"],
-            "owner": {
-                "user": {
-                    "id": drive["owner_id"],
-                    "displayName": drive["display_name"],
-                    "email": drive["upn"],
-                }
-            },
-            "quota": {
-                "total": total,
-                "used": used,
-                "deleted": deleted,
-                "remaining": remaining,
-                "state": quota_state(remaining, total),
-            },
-            "webUrl": f"{ctx.base_url}/personal/Documents",
-        }
-    )
+    return {
+        "id": drive["id"],
+        "driveType": "business",
+        "name": "OneDrive",
+        "createdDateTime": drive["created"],
+        "owner": {
+            "user": {
+                "id": drive["owner_id"],
+                "displayName": drive["display_name"],
+                "email": drive["upn"],
+            }
+        },
+        "quota": {
+            "total": total,
+            "used": used,
+            "deleted": deleted,
+            "remaining": remaining,
+            "state": quota_state(remaining, total),
+        },
+        "webUrl": f"{ctx.base_url}/personal/Documents",
+    }
 
 
 def quota_state(remaining: int, total: int) -> str:

@@ -187,7 +187,11 @@ def free_name(ctx: Context, parent_id: str, name: str) -> str:
 
 def item_json(ctx: Context, item: sqlite3.Row) -> dict:
     names = ctx.state.path_of(item)
-    reference = {"driveId": item["drive_id"], "driveType": "business"}
+    reference = {
+        "driveId": item["drive_id"],
+        "driveType": "business",
+        "siteId": ctx.state.composite_site_id(item["drive_id"]),
+    }
     if item["parent_id"] is not None:
         reference["id"] = item["parent_id"]
         reference["path"] = f"/drives/{item['drive_id']}/root:" + "".join(

@@ -42,8 +42,10 @@ class TenantOptions:
     retry_after: float = 1.0
     error_rate: float = 0.0
     drop_rate: float = 0.0
-    session_ttl: float = 900.0
-    quota_ru_per_minute: int = 0  # 0: no resource-unit ledger
+    session_ttl: float = 900.0  # an upload session's life, extended by each fragment
+    upload_url_ttl: float = 86_400.0  # the life of an upload URL's token, never extended
+    quota_ru_per_minute: int = 0  # 0: no per-minute resource-unit budget
+    quota_ru_per_day: int = 0  # 0: no 24-hour budget (4.8 M for 15,001-50,000 licences)
     app_permissions: frozenset[str] | None = None  # None: every permission granted
     retention_labels: frozenset[str] = frozenset()
     request_log: Path | None = None  # None: DATA/requests.jsonl
@@ -64,11 +66,16 @@ class TenantOptions:
             _require_share(flag, getattr(self, name))
         _require_seconds("--retry-after", self.retry_after, allow_zero=True)
         _require_seconds("--session-ttl", self.session_ttl, allow_zero=False)
-        if self.quota_ru_per_minute < 0:
-            raise SetupError(
-                f"--quota-ru-per-minute {self.quota_ru_per_minute}: negative."
-                " Fix: give a number of resource units, or 0 for no limit"
-            )
+        _require_seconds("--upload-url-ttl", self.upload_url_ttl, allow_zero=False)
+        for flag, budget in (
+            ("--quota-ru-per-minute", self.quota_ru_per_minute),
+            ("--quota-ru-per-day", self.quota_ru_per_day),
+        ):
+            if budget < 0:
+                raise SetupError(
+                    f"{flag} {budget}: negative."
+                    " Fix: give a number of resource units, or 0 for no limit"
+                )
 
 
 def _require_share(flag: str, value: float) -> None:

@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS items(
     name_key TEXT NOT NULL, is_folder INTEGER NOT NULL, size INTEGER NOT NULL DEFAULT 0,
     quick_xor TEXT, created TEXT NOT NULL, modified TEXT NOT NULL, fs_created TEXT NOT NULL,
     fs_modified TEXT NOT NULL, version INTEGER NOT NULL DEFAULT 1, deleted TEXT,
-    label TEXT, label_applied TEXT);
+    label TEXT, label_applied TEXT, change INTEGER NOT NULL DEFAULT 0, bin_id TEXT);
 CREATE UNIQUE INDEX IF NOT EXISTS live_names ON items(parent_id, name_key) WHERE deleted IS NULL;
 CREATE TABLE IF NOT EXISTS sessions(
     id TEXT PRIMARY KEY, drive_id TEXT NOT NULL, parent_id TEXT NOT NULL, name TEXT NOT NULL,
@@ -41,6 +41,20 @@ CREATE TABLE IF NOT EXISTS sessions(
     defer_commit INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS sessions_by_name ON sessions(parent_id, name_key);
 """
+# Columns added after the first release, for data directories of an earlier tenant.
+ADDED_COLUMNS = {
+    "items": (
+        "change INTEGER NOT NULL DEFAULT 0",  # the drive's change number when last written
+        "bin_id TEXT",  # the recycle-bin entry of the delete that removed this item, at its top
+    ),
+}
+INDEXES = """
+CREATE INDEX IF NOT EXISTS items_by_change ON items(drive_id, change);
+CREATE INDEX IF NOT EXISTS recycle_bin ON items(drive_id, bin_id) WHERE bin_id IS NOT NULL;
+"""
+# Each drive change takes the next number of its drive: delta tokens are such numbers.
+NEXT_CHANGE = "(SELECT coalesce(max(c.change), 0) + 1 FROM items AS c WHERE c.drive_id = {drive})"
+SITE_HOST = "tenant-my.sharepoint.com"
 
 TRUE_WORDS = {"true", "yes", "1", "y"}
 FALSE_WORDS = {"false", "no", "0", "n", ""}
@@ -55,6 +69,11 @@ def utc_now_text() -> str:
 def new_item_id() -> str:
     """An id shaped like OneDrive for Business item ids: 34 upper-case base32 characters."""
     return "01" + base64.b32encode(secrets.token_bytes(20)).decode()[:32]
+
+
+def personal_site(upn: str) -> str:
+    """A personal site's path: SharePoint names it after the UPN, each '.' and '@' as '_'."""
+    return "personal/" + upn.replace(".", "_").replace("@", "_")
 
 
 def new_drive_id() -> str:
@@ -111,6 +130,7 @@ class TenantState:
     def __init__(self, data: Path, drive_quota: int):
         self.data = data
         self.drive_quota = drive_quota
+        self._sites: dict[str, str] | None = None  # site and web GUIDs -> drive id
         for folder in ("content", "sessions"):
             (data / folder).mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(data / DB_NAME, isolation_level=None)
@@ -119,6 +139,8 @@ class TenantState:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(SCHEMA)
+            self._add_missing_columns()
+            self.db.executescript(INDEXES)
             self.secret = self._setting("secret", lambda: secrets.token_hex(32)).encode()
         except BaseException:
             self.db.close()
@@ -127,6 +149,13 @@ class TenantState:
     def close(self) -> None:
         """Close the database; a clean close also folds the WAL back into tenant.db."""
         self.db.close()
+
+    def _add_missing_columns(self) -> None:
+        for table, columns in ADDED_COLUMNS.items():
+            present = {row["name"] for row in self.db.execute(f"PRAGMA table_info({table})")}
+            for column in columns:
+                if column.split()[0] not in present:
+                    self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
 
     def _setting(self, key: str, make) -> str:
         row = self.db.execute("SELECT value FROM settings WHERE key=?", (key,)).fetchone()
@@ -176,10 +205,11 @@ class TenantState:
         )
         self.db.execute(
             "INSERT INTO items(id, drive_id, parent_id, name, name_key, is_folder, created,"
-            " modified,"
-            " fs_created, fs_modified) VALUES(?, ?, NULL, 'root', 'root', 1, ?, ?, ?, ?)",
+            " modified, fs_created, fs_modified, change)"
+            " VALUES(?, ?, NULL, 'root', 'root', 1, ?, ?, ?, ?, 1)",
             (root_id, drive_id, now, now, now, now),
         )
+        self._sites = None
         return drive_id
 
     def user(self, key: str) -> sqlite3.Row | None:
@@ -194,6 +224,32 @@ class TenantState:
             " JOIN users ON users.id = drives.owner_id WHERE drives.id=?",
             (drive_id,),
         ).fetchone()
+
+    # A user's OneDrive is a SharePoint site (its personal site); Graph names it by GUIDs.
+
+    def site_ids(self, drive_id: str) -> tuple[str, str]:
+        """(site collection GUID, web GUID) of the personal site holding a drive."""
+        return (
+            str(uuid.uuid5(uuid.NAMESPACE_URL, "site:" + drive_id)),
+            str(uuid.uuid5(uuid.NAMESPACE_URL, "web:" + drive_id)),
+        )
+
+    def composite_site_id(self, drive_id: str) -> str:
+        """The site id Graph uses in URLs: `{hostname},{site GUID},{web GUID}`."""
+        return ",".join((SITE_HOST, *self.site_ids(drive_id)))
+
+    def drive_of_site(self, site_id: str) -> sqlite3.Row | None:
+        """The drive of a personal site, by composite id or by its site GUID alone."""
+        if self._sites is None:
+            drives = [row["id"] for row in self.db.execute("SELECT id FROM drives")]
+            self._sites = {self.site_ids(drive)[0]: drive for drive in drives}
+        parts = site_id.split(",")
+        if len(parts) == 3 and parts[0].lower() != SITE_HOST:
+            return None
+        drive_id = self._sites.get(parts[1] if len(parts) == 3 else parts[0])
+        if drive_id is None or (len(parts) == 3 and self.site_ids(drive_id)[1] != parts[2]):
+            return None
+        return self.drive(drive_id)
 
     def quota_left(self, drive_id: str) -> int:
         row = self.db.execute(
@@ -248,8 +304,8 @@ class TenantState:
         item_id, now = new_item_id(), utc_now_text()
         self.db.execute(
             "INSERT INTO items(id, drive_id, parent_id, name, name_key, is_folder, created,"
-            " modified,"
-            " fs_created, fs_modified) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " modified, fs_created, fs_modified, change)"
+            f" VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {NEXT_CHANGE.format(drive='?')})",
             (
                 item_id,
                 drive_id,
@@ -261,6 +317,7 @@ class TenantState:
                 now,
                 fs_times[0] or now,
                 fs_times[1] or now,
+                drive_id,
             ),
         )
         self.touch(parent_id)
@@ -268,7 +325,9 @@ class TenantState:
 
     def touch(self, item_id: str) -> None:
         self.db.execute(
-            "UPDATE items SET modified=?, version=version+1 WHERE id=?", (utc_now_text(), item_id)
+            "UPDATE items SET modified=?, version=version+1,"
+            f" change={NEXT_CHANGE.format(drive='items.drive_id')} WHERE id=?",
+            (utc_now_text(), item_id),
         )
 
     def update_item(self, item_id: str, **fields) -> sqlite3.Row:
@@ -276,7 +335,8 @@ class TenantState:
             fields["name_key"] = fields["name"].lower()
         assignments = ", ".join(f"{key}=?" for key in fields)
         self.db.execute(
-            f"UPDATE items SET {assignments}, modified=?, version=version+1 WHERE id=?",
+            f"UPDATE items SET {assignments}, modified=?, version=version+1,"
+            f" change={NEXT_CHANGE.format(drive='items.drive_id')} WHERE id=?",
             (*fields.values(), utc_now_text(), item_id),
         )
         return self.db.execute("SELECT * FROM items WHERE id=?", (item_id,)).fetchone()
@@ -304,9 +364,57 @@ class TenantState:
             (item["id"],),
         ).fetchall()
         size = sum(row["size"] for row in rows)
-        self.db.executemany("UPDATE items SET deleted=? WHERE id=?", [(now, r["id"]) for r in rows])
+        change = self.db.execute(
+            NEXT_CHANGE.format(drive="?")[1:-1], (item["drive_id"],)
+        ).fetchone()[0]
+        self.db.executemany(
+            "UPDATE items SET deleted=?, change=? WHERE id=?",
+            [(now, change, row["id"]) for row in rows],
+        )
+        # One recycle-bin entry per delete, as SharePoint keeps it: the top item stands for all.
+        self.db.execute("UPDATE items SET bin_id=? WHERE id=?", (str(uuid.uuid4()), item["id"]))
         self._count_bytes(item["drive_id"], used=-size, deleted=size)
         self.touch(item["parent_id"])
+
+    def last_change(self, drive_id: str) -> int:
+        return self.db.execute(
+            "SELECT coalesce(max(change), 0) FROM items WHERE drive_id=?", (drive_id,)
+        ).fetchone()[0]
+
+    def changes_below(
+        self, folder_id: str, since: int, after: tuple[str, str], limit: int
+    ) -> list[sqlite3.Row]:
+        """Items under `folder_id` (itself included) in path order after `after` (path, id):
+        with `since` 0 every live item, else every item written after change `since`, deleted
+        ones included. Each row carries its `path` below the folder, names lower-cased."""
+        return self.db.execute(
+            "WITH RECURSIVE tree(id, path) AS (SELECT ?, ''"
+            " UNION ALL SELECT items.id, tree.path || '/' || items.name_key"
+            " FROM items JOIN tree ON items.parent_id = tree.id)"
+            " SELECT items.*, tree.path AS path FROM tree JOIN items ON items.id = tree.id"
+            " WHERE (tree.path, items.id) > (?, ?)"
+            " AND CASE WHEN ? = 0 THEN items.deleted IS NULL ELSE items.change > ? END"
+            " ORDER BY tree.path, items.id LIMIT ?",
+            (folder_id, *after, since, since, limit),
+        ).fetchall()
+
+    def recycle_bin(self, drive_id: str, offset: int, limit: int) -> list[sqlite3.Row]:
+        """The drive's recycle-bin entries (the top item of each delete), newest first."""
+        return self.db.execute(
+            "SELECT * FROM items WHERE drive_id=? AND bin_id IS NOT NULL"
+            " ORDER BY deleted DESC, bin_id LIMIT ? OFFSET ?",
+            (drive_id, limit, offset),
+        ).fetchall()
+
+    def bytes_in_bin_entry(self, top: sqlite3.Row) -> int:
+        """Bytes a recycle-bin entry holds: its item and what was deleted with it, not what an
+        earlier delete already took (that is an entry of its own)."""
+        return self.db.execute(
+            "WITH RECURSIVE tree(id) AS (SELECT ? UNION ALL SELECT items.id FROM items"
+            " JOIN tree ON items.parent_id = tree.id WHERE items.bin_id IS NULL)"
+            " SELECT sum(size) FROM items WHERE id IN tree",
+            (top["id"],),
+        ).fetchone()[0]
 
     # Upload sessions
 

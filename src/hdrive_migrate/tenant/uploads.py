@@ -1,6 +1,7 @@
 """Simple uploads and upload sessions, with the chunk rules of driveitem-createuploadsession."""
 
 import base64
+import math
 import re
 import secrets
 import sqlite3
@@ -172,8 +173,12 @@ async def simple_upload(ctx: Context, request: web.Request, address: Address) ->
 
 
 async def create_session(
-    ctx: Context, request: web.Request, address: Address, session_ttl: float
+    ctx: Context, request: web.Request, address: Address, lifetimes: tuple[float, float]
 ) -> web.Response:
+    """A session lives `lifetimes[0]` seconds, extended by each fragment; its URL's own token
+    `lifetimes[1]` seconds from now, extended by nothing (about 15 minutes and 24 hours in the
+    service: onedrive-api-docs#1073 and #1570)."""
+    session_ttl, url_ttl = lifetimes
     body = await read_json(request)
     facet = body.get("item") or {}
     if not isinstance(facet, dict):
@@ -208,7 +213,7 @@ async def create_session(
             expires=now + session_ttl,
             defer_commit=int(bool(body.get("deferCommit"))),
         )
-    token = ctx.state.sign("upload:" + session["id"])
+    token = upload_token(ctx, session["id"], math.floor(now + url_ttl))
     return json_response(
         {
             "uploadUrl": f"{ctx.base_url}/_upload/{session['id']}?tempauth={token}",
@@ -231,9 +236,31 @@ def refuse_conflicting_session(
         raise name_exists()
 
 
-def live_session(ctx: Context, upload: UploadAddress) -> sqlite3.Row:
-    if not ctx.state.signature_ok("upload:" + upload.session_id, upload.token):
+def upload_token(ctx: Context, session_id: str, valid_to: int) -> str:
+    """The URL's `tempauth`: its expiry and a signature over session and expiry, so a token
+    cannot be stretched, as the service's own carries its validity inside it."""
+    return f"{valid_to}.{ctx.state.sign(f'upload:{session_id}:{valid_to}')}"
+
+
+def check_upload_token(ctx: Context, upload: UploadAddress) -> None:
+    valid_to, _, signature = upload.token.partition(".")
+    if not valid_to.isdigit() or not ctx.state.signature_ok(
+        f"upload:{upload.session_id}:{valid_to}", signature
+    ):
         raise GraphError(401, "unauthenticated", "The upload URL's token is not valid.")
+    if int(valid_to) <= ctx.clock():
+        raise GraphError(
+            401,
+            "unauthenticated",
+            f"The access token has expired. It's valid to '{expiry_text(int(valid_to))}'.",
+            inner="expiredToken",
+        )
+
+
+def live_session(ctx: Context, upload: UploadAddress) -> sqlite3.Row:
+    """The session an upload URL names: 401 when its token is forged or past its life, 404
+    uploadSessionNotFound when the session is unknown, finished, cancelled or expired."""
+    check_upload_token(ctx, upload)
     session = ctx.state.session(upload.session_id)
     if session is None:
         raise session_not_found()
@@ -348,6 +375,10 @@ async def commit_deferred(
     ctx: Context, request: web.Request, upload: UploadAddress
 ) -> web.Response:
     session = live_session(ctx, upload)
+    if request.content_length:
+        raise bad_request("The commit request must have an empty body.")
+    if not session["defer_commit"]:
+        raise bad_request("The upload session was not created with deferCommit.")
     if session["total"] is None or session["received"] < session["total"]:
         raise bad_request("The upload session is not complete.", inner="uploadSessionIncomplete")
     return finish_session(ctx, session)

@@ -395,3 +395,43 @@ def test_a_lock_timeout_that_is_not_a_sensible_number_of_seconds(value):
     with pytest.raises(ConfigError) as caught:
         lock_timeout({"HDRIVE_LOCK_TIMEOUT": value})
     assert str(caught.value).startswith(f'HDRIVE_LOCK_TIMEOUT: "{value}" is not a number of sec')
+
+
+MIGRATE_BASE = (
+    '[source]\nroot = "/srv/home"\n[graph]\nurl = "http://127.0.0.1:8080/v1.0"\nauth = "local"\n'
+)
+
+
+def test_migrate_settings_default_to_microsofts_published_quotas(tmp_path):
+    (tmp_path / CONFIG_NAME).write_text(MIGRATE_BASE, encoding="utf-8")
+    settings = load_config(tmp_path).migrate
+    assert (settings.quota_ru_per_minute, settings.quota_ru_per_day) == (5_000, 4_800_000)
+    assert (settings.concurrency, settings.chunk_mib) == (16, 10)
+
+
+def test_migrate_settings_are_read_and_round_trip(tmp_path):
+    text = MIGRATE_BASE + "[migrate]\nconcurrency = 4\nchunk_mib = 5\nquota_ru_per_day = 1000\n"
+    (tmp_path / CONFIG_NAME).write_text(text, encoding="utf-8")
+    config = load_config(tmp_path)
+    assert (config.migrate.concurrency, config.migrate.chunk_mib) == (4, 5)
+    assert config.migrate.quota_ru_per_day == 1000
+    assert parse_config(render_config(config), tmp_path / CONFIG_NAME) == config
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("chunk_mib = 60", ":7: [migrate] chunk_mib = 60 is outside 1-59. Fix: write a whole"),
+        ("concurrency = 0", ":7: [migrate] concurrency = 0 is outside 1-256. Fix: "),
+        ('concurrency = "8"', ":7: [migrate] concurrency must be a whole number, not str. Fix: "),
+        ("concurrency = true", ":7: [migrate] concurrency must be a whole number, not bool. "),
+        ("chunks = 5", ":7: unknown key [migrate] chunks. Fix: did you mean"),
+    ],
+)
+def test_bad_migrate_settings_name_their_line_and_wait_for_migrate(tmp_path, line, message):
+    (tmp_path / CONFIG_NAME).write_text(MIGRATE_BASE + f"[migrate]\n{line}\n", encoding="utf-8")
+    config = load_config(tmp_path)  # a read-only command is not blocked by [migrate]
+    assert config.source_root == "/srv/home"
+    with pytest.raises(ConfigError) as caught:
+        config.migrate  # noqa: B018 (reading the setting is what raises)
+    assert str(caught.value).startswith(f"{tmp_path / CONFIG_NAME}{message}")

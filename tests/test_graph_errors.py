@@ -12,6 +12,7 @@ from hdrive_migrate.graph.errors import (
     Classification,
     Fatal,
     FileFailure,
+    QuotaFull,
     RestartFile,
     RetryAfter,
     Transient,
@@ -177,7 +178,9 @@ def error_body(code, inner=None, message="msg", request_id="rid-1"):
         (404, error_body("itemNotFound"), {}, True, RestartFile),
         (400, error_body("invalidRequest", "pathIsTooLong"), {}, False, FileFailure),
         (409, error_body("nameAlreadyExists"), {}, True, FileFailure),
-        (507, error_body("insufficientStorage"), {}, True, Fatal),
+        (507, error_body("insufficientStorage"), {}, True, QuotaFull),
+        (507, error_body("quotaLimitReached"), {}, False, QuotaFull),
+        (403, error_body("accessDenied"), {}, False, Fatal),
     ],
 )
 def test_responses_become_our_exceptions(status, body, headers, upload, kind):

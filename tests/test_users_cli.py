@@ -1,7 +1,6 @@
 """`users import`, `wave list/show` and `preflight` through the command line, against the real
 local tenant, home folders on disk and a real Samba share."""
 
-import asyncio
 import json
 import shutil
 import sqlite3
@@ -13,8 +12,6 @@ import pytest
 from typer.testing import CliRunner
 
 from hdrive_migrate.cli import app, main
-from hdrive_migrate.graph.errors import FileFailure, RetryAfter, Transient
-from hdrive_migrate.users.resolve import backoff, retrying
 
 from samba import PASSWORD, USER, samba_share
 
@@ -540,34 +537,3 @@ def test_preflight_waits_as_long_as_the_tenant_asks_when_throttled(tmp_path, ten
     assert throttled, "the seed must throttle at least one request"
     for i in throttled:
         assert log[i + 1]["ts"] - log[i]["ts"] >= 0.9
-
-
-def test_retrying_gives_up_with_the_last_error_and_never_retries_a_file_failure():
-    slept: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        slept.append(seconds)
-
-    failures = iter(
-        [
-            RetryAfter("429", seconds=7, fix="wait"),
-            *(Transient(f"5xx {n}", fix="") for n in range(4)),
-        ]
-    )
-
-    async def flaky():
-        raise next(failures)
-
-    with pytest.raises(Transient, match="5xx 3"):
-        asyncio.run(retrying(flaky, sleep=sleep))
-    assert slept == [7, backoff(2), backoff(3), backoff(4)] == [7, 2, 4, 8]
-
-    calls = []
-
-    async def refused():
-        calls.append(1)
-        raise FileFailure("400", fix="rename")
-
-    with pytest.raises(FileFailure):
-        asyncio.run(retrying(refused, sleep=sleep))
-    assert len(calls) == 1

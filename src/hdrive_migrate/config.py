@@ -67,6 +67,17 @@ class _Invalid:
 
 
 @dataclass(frozen=True)
+class MigrateSettings:
+    """[migrate]: how hard `migrate` drives the tenant. The quotas are Microsoft's published
+    per-app figures for a tenant of 15,001-50,000 licences (graph-protocol.md)."""
+
+    concurrency: int = 16  # files in flight at once
+    chunk_mib: int = 10  # upload-session chunk, rounded down to a multiple of 320 KiB
+    quota_ru_per_minute: int = 5_000
+    quota_ru_per_day: int = 4_800_000
+
+
+@dataclass(frozen=True)
 class Config:
     """The validated contents of hdrive.toml.
 
@@ -83,6 +94,7 @@ class Config:
     name_mapping: str = "fullwidth"  # how names OneDrive refuses are made acceptable
     replacement: str = "_"  # the character name_mapping = "replace" puts in
     holds_file: Path | None = None  # the default hold register for `plan`
+    migrate: MigrateSettings = MigrateSettings()
 
     def __getattribute__(self, name: str) -> object:
         # One place for every reader: commands read settings as plain attributes.
@@ -98,15 +110,28 @@ SCHEMA: dict[str, tuple[str, ...]] = {
     "target": ("folder", "name_mapping", "replacement"),
     "scan": ("exclude",),
     "plan": ("holds",),
+    "migrate": ("concurrency", "chunk_mib", "quota_ru_per_minute", "quota_ru_per_day"),
 }
 # Sections only some commands need, and the Config field each becomes: their mistakes wait until
 # a command reads that field.
-DEFERRED_SECTIONS = {"graph": "graph", "plan": "holds_file"}
+DEFERRED_SECTIONS = {"graph": "graph", "plan": "holds_file", "migrate": "migrate"}
 NAME_MAPPINGS = ("fullwidth", "replace")
 # Keys whose value is not a string: (section, key) -> (type, how to write one).
 NON_STRING_KEYS: dict[tuple[str, str], tuple[type, str]] = {
     ("source", "trust_access_time"): (bool, "trust_access_time = false"),
     ("scan", "exclude"): (list, 'exclude = ["AppData/**", "*.vhdx"]'),
+    ("migrate", "concurrency"): (int, "concurrency = 16"),
+    ("migrate", "chunk_mib"): (int, "chunk_mib = 10"),
+    ("migrate", "quota_ru_per_minute"): (int, "quota_ru_per_minute = 5000"),
+    ("migrate", "quota_ru_per_day"): (int, "quota_ru_per_day = 4800000"),
+}
+# Whole-number keys and the range each must fall in: (lowest, highest).
+INT_RANGES: dict[tuple[str, str], tuple[int, int]] = {
+    ("migrate", "concurrency"): (1, 256),
+    # An upload chunk must stay under 60 MiB and hold at least one 320 KiB unit.
+    ("migrate", "chunk_mib"): (1, 59),
+    ("migrate", "quota_ru_per_minute"): (10, 10_000_000),
+    ("migrate", "quota_ru_per_day"): (100, 10_000_000_000),
 }
 
 # Keys each auth method cannot work without; organisation is required for real tenants because
@@ -220,7 +245,7 @@ def parse_config(text: str, path: Path) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise _syntax_error(exc, path) from exc
     _check_shape(data, locate)
-    source, graph, target, scan, plan = (data.get(section, {}) for section in SCHEMA)
+    source, graph, target, scan, plan, migrate = (data.get(section, {}) for section in SCHEMA)
     return Config(
         source_root=_source_root(source, locate),
         graph=_deferred(
@@ -233,6 +258,7 @@ def parse_config(text: str, path: Path) -> Config:
         name_mapping=_name_mapping(target, locate),
         replacement=_replacement(target, locate),
         holds_file=_deferred("plan", plan, locate, lambda: _holds_file(plan, locate, path.parent)),
+        migrate=_deferred("migrate", migrate, locate, lambda: _migrate_settings(migrate, locate)),
     )
 
 
@@ -303,6 +329,16 @@ def render_config(config: Config) -> str:
             "# Paths never scanned, as globs relative to each user's folder (** crosses folders).",
             "# Isilon .snapshot and ~snapshot folders are always skipped.",
             "exclude = [" + ", ".join(_toml_string(glob) for glob in config.scan_exclude) + "]",
+            "",
+            "[migrate]",
+            "# Files in flight at once, and the upload chunk in MiB (under 60; rounded down to a",
+            "# multiple of 320 KiB as OneDrive requires).",
+            f"concurrency = {config.migrate.concurrency}",
+            f"chunk_mib = {config.migrate.chunk_mib}",
+            "# The app's resource-unit budgets (Microsoft's figures for 15,001-50,000 licences;",
+            "# see SharePoint's throttling guidance for other tenant sizes).",
+            f"quota_ru_per_minute = {config.migrate.quota_ru_per_minute}",
+            f"quota_ru_per_day = {config.migrate.quota_ru_per_day}",
             "",
         ]
     )
@@ -449,6 +485,16 @@ def _check_key(section: str, key: str, value: object, locate: _Locator) -> None:
         return
     if expected is bool and isinstance(value, bool):
         return
+    if expected is int and isinstance(value, int) and not isinstance(value, bool):
+        low, high = INT_RANGES[(section, key)]
+        if low <= value <= high:
+            return
+        raise locate.error(
+            section,
+            key,
+            f"[{section}] {key} = {value} is outside {low:,}-{high:,}",
+            f"write a whole number from {low:,} to {high:,}, e.g. {example}",
+        )
     if expected is not str or not isinstance(value, str):
         raise locate.error(
             section,
@@ -459,7 +505,17 @@ def _check_key(section: str, key: str, value: object, locate: _Locator) -> None:
 
 
 def _kind(expected: type) -> str:
-    return {str: "a string", bool: "true or false", list: "a list of strings"}[expected]
+    return {
+        str: "a string",
+        bool: "true or false",
+        list: "a list of strings",
+        int: "a whole number",
+    }[expected]
+
+
+def _migrate_settings(migrate: dict, locate: _Locator) -> MigrateSettings:
+    """[migrate] with defaults for what it leaves out (every key was checked by _check_key)."""
+    return MigrateSettings(**migrate)
 
 
 def _name_mapping(target: dict, locate: _Locator) -> str:

@@ -98,6 +98,14 @@ class Unauthorized(Fatal):
     """401: a caller may fetch a fresh token and try once more; otherwise it is fatal."""
 
 
+class QuotaFull(Fatal):
+    """507 or a quota code: this user's OneDrive has no room left; other users carry on."""
+
+
+class NoDrive(Fatal):
+    """The user has no OneDrive (not provisioned, or no such user): a user-level block."""
+
+
 RETRYABLE: tuple[type[GraphError], ...] = (Transient,)
 
 _FIX_TRANSIENT = (
@@ -233,8 +241,9 @@ def _kind_and_fix(
     if verdict is Verdict.RESTART_FILE:
         return RestartFile, "nothing: the file is uploaded again from the start"
     if verdict is Verdict.FATAL:
-        quota = status == 507 or bool({code, inner_code} & QUOTA_CODES)
-        return Fatal, _FIX_QUOTA if quota else _FIX_PERMISSION
+        if status == 507 or {code, inner_code} & QUOTA_CODES:
+            return QuotaFull, _FIX_QUOTA
+        return Fatal, _FIX_PERMISSION
     fix = _FIX_BY_CODE.get(inner_code or "") or _FIX_BY_CODE.get(code or "") or _FIX_FILE
     return FileFailure, fix
 

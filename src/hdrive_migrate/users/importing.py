@@ -86,12 +86,13 @@ def read_user_list(path: Path, source_root: str, resolve_sam: bool) -> UserList:
 async def _resolve(workspace: Workspace, rows: list[Row]) -> tuple[list[Row], list[RowError]]:
     # Imported here: the Graph SDK is only loaded by commands that talk to Graph.
     from hdrive_migrate.graph.client import GraphConnection
+    from hdrive_migrate.graph.pacer import paced_by
     from hdrive_migrate.users.resolve import Directory, confirm_derived, resolve_sam
 
     resolved: list[Row] = []
     errors: list[RowError] = []
     async with GraphConnection(workspace.config.graph) as connection:
-        directory = Directory(connection)
+        directory = Directory(connection, paced_by(workspace.config))
         for row in rows:
             if row.upn is None:
                 found = await resolve_sam(workspace.db, directory, row.folder, datetime.now(UTC))

@@ -1,10 +1,10 @@
 """Finding people in the tenant: a UPN from an on-premises account name (sam), a UPN guessed
 from a OneDrive URL confirmed, and whether a user and their OneDrive exist.
 
-Every Graph call goes through `retrying`, the one place this package waits and tries again.
+Every Graph call goes through the tenant's pacer and the retries of `GraphCaller.call_sdk`,
+the one place requests wait and are tried again.
 """
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,22 +15,21 @@ from msgraph.generated.users.item.user_item_request_builder import UserItemReque
 from msgraph.generated.users.users_request_builder import UsersRequestBuilder
 from sqlite_utils import Database
 
+from hdrive_migrate.clock import SYSTEM_CLOCK, Clock
+from hdrive_migrate.graph.caller import GraphCaller
 from hdrive_migrate.graph.client import GraphConnection
-from hdrive_migrate.graph.errors import GraphError, RetryAfter, Transient, translated
+from hdrive_migrate.graph.errors import GraphError
+from hdrive_migrate.graph.pacer import PER_DAY_RU, PER_MINUTE_RU, Pacer, RequestKind
 from hdrive_migrate.store import transaction
 from hdrive_migrate.users.csvfiles import FIX_GIVE_UPN
 from hdrive_migrate.users.upns import MAX_CANDIDATES, candidate_upns
 
 T = TypeVar("T")
-ATTEMPTS = 5
-MAX_BACKOFF = 8.0
 # Entra Connect syncs every 30 minutes: an older answer, found or not, may be out of date.
 SAM_CACHE_TTL = timedelta(hours=1)
 FIX_SAM = (
     "fill in this row's upn column: the folder is not named after a synced on-premises account"
 )
-
-Sleep = Callable[[float], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -55,34 +54,6 @@ class Resolution:
     finding: Finding | None = None
 
 
-def backoff(attempt: int) -> float:
-    """Seconds to wait after failed attempt ATTEMPT (1, 2, ...) when the service named no delay:
-    1, 2, 4, then MAX_BACKOFF."""
-    return min(2.0 ** (attempt - 1), MAX_BACKOFF)
-
-
-def retry_delay(error: Transient, attempt: int) -> float:
-    """The wait before trying again: the service's own (Retry-After, RateLimit-Reset, as
-    `classify` read them) when it gave one, else `backoff`."""
-    return error.seconds if isinstance(error, RetryAfter) else backoff(attempt)
-
-
-async def retrying(
-    call: Callable[[], Awaitable[T]], *, sleep: Sleep = asyncio.sleep, attempts: int = ATTEMPTS
-) -> T:
-    """Await CALL() with Graph errors translated, trying again after `retry_delay` while it
-    raises Transient (RetryAfter included), at most ATTEMPTS times in all; the last failure
-    is raised as it is."""
-    for attempt in range(1, attempts):
-        try:
-            with translated():
-                return await call()
-        except Transient as exc:
-            await sleep(retry_delay(exc, attempt))
-    with translated():
-        return await call()
-
-
 def sam_filter(sam: str) -> str:
     """The OData filter for users whose on-premises account name is SAM."""
     quoted = sam.replace("'", "''")
@@ -91,11 +62,22 @@ def sam_filter(sam: str) -> str:
 
 class Directory:
     """The tenant's users and drives, as import and preflight ask about them. A 404 answer is
-    None; any other failure raises GraphError once `retrying` gives up."""
+    None; any other failure raises GraphError once the caller's retries give up.
 
-    def __init__(self, connection: GraphConnection, *, sleep: Sleep = asyncio.sleep) -> None:
+    PACER is the tenant's, shared with everything else talking to it; without one, the
+    Directory paces itself at Microsoft's default budgets. CLOCK supplies every wait.
+    """
+
+    def __init__(
+        self,
+        connection: GraphConnection,
+        pacer: Pacer | None = None,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
         self._sdk = connection.sdk
-        self._sleep = sleep
+        pacer = pacer or Pacer(PER_MINUTE_RU, PER_DAY_RU, clock=clock)
+        self._caller = GraphCaller(connection, pacer, clock=clock)
 
     async def users_with_sam(self, sam: str) -> list[str]:
         """UPNs of up to two users whose onPremisesSamAccountName is SAM (two: ambiguous)."""
@@ -105,7 +87,10 @@ class Directory:
         config = RequestConfiguration(query_parameters=query)
         # Filtering on this property is an advanced query: without these Graph answers 400.
         config.headers.add("ConsistencyLevel", "eventual")
-        page = await retrying(lambda: self._sdk.users.get(config), sleep=self._sleep)
+        # A filtered query reads several users: a multi-item read.
+        page = await self._caller.call_sdk(
+            lambda: self._sdk.users.get(config), kind=RequestKind.LIST
+        )
         users = page.value if page and page.value else []
         return [found.user_principal_name for found in users if found.user_principal_name]
 
@@ -125,7 +110,7 @@ class Directory:
 
     async def _unless_missing(self, call: Callable[[], Awaitable[T]]) -> T | None:
         try:
-            return await retrying(call, sleep=self._sleep)
+            return await self._caller.call_sdk(call, kind=RequestKind.READ)
         except GraphError as exc:
             if exc.status == 404:
                 return None

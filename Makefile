@@ -36,3 +36,5 @@ bench: deps $(VENV)/.installed
 	$(BIN)/python bench/tenant.py
 	$(BIN)/python bench/scan.py
 	$(BIN)/python bench/plan.py
+	$(BIN)/python bench/migrate.py
+	$(BIN)/python bench/report.py

@@ -476,6 +476,29 @@ def test_set_label_applies_a_retention_label(tenant):
     assert label["name"] == "People records"
 
 
+def test_rename_keeps_the_item_and_never_replaces_another(tenant):
+    async def go():
+        async with graph(tenant.url) as g:
+            drive_id, root = await root_of(g.drive)
+            item = await g.drive.upload_small(
+                drive_id, root, ".partial draft.txt", b"mine", created=CREATED, modified=MODIFIED
+            )
+            other = await g.drive.upload_small(
+                drive_id, root, "taken.txt", b"theirs", created=CREATED, modified=MODIFIED
+            )
+            renamed = await g.drive.rename(drive_id, item.id, "draft.txt")
+            with pytest.raises(FileFailure) as refused:
+                await g.drive.rename(drive_id, item.id, "taken.txt")
+            kept = await g.drive.item_at(drive_id, "taken.txt")
+            return item, renamed, refused.value, other, kept
+
+    item, renamed, refused, other, kept = run(go())
+    assert (renamed.id, renamed.name, renamed.quick_xor) == (item.id, "draft.txt", item.quick_xor)
+    assert (renamed.created, renamed.modified) == (CREATED, MODIFIED)
+    assert (refused.status, refused.code) == (409, "nameAlreadyExists")
+    assert (kept.id, kept.quick_xor) == (other.id, other.quick_xor)
+
+
 def test_walk_follows_next_links_through_every_level(tenant):
     files = ["w/a.txt", "w/b.txt", "w/c.txt", "w/d/e.txt", "w/d/f.txt", "w/d/g/h.txt"]
 

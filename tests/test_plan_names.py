@@ -16,7 +16,6 @@ from hdrive_migrate.plan.names import (
     map_name,
     numbered,
     path_length_problem,
-    replacement_problem,
 )
 from hdrive_migrate.plan.targets import TargetTree
 
@@ -102,14 +101,14 @@ def test_a_replacement_that_completes_a_reserved_name_is_cured_after():
 
 @pytest.mark.parametrize("replacement", ["", "ab", ":", "?", "/", " ", ".", "~", "\x01"])
 def test_unusable_replacements_are_refused(replacement):
-    assert replacement_problem(replacement) is not None
+    assert naming.replacement_problem(replacement) is not None
     with pytest.raises(ValueError, match="replacement"):
         NameMapping("replace", replacement)
 
 
 @pytest.mark.parametrize("replacement", ["_", "-", "$", "1", "＿"])
 def test_usable_replacements_are_accepted(replacement):
-    assert replacement_problem(replacement) is None
+    assert naming.replacement_problem(replacement) is None
     assert NameMapping("replace", replacement).replacement == replacement
 
 

@@ -531,10 +531,8 @@ def _name_mapping(target: dict, locate: _Locator) -> str:
 
 
 def _replacement(target: dict, locate: _Locator) -> str:
-    from hdrive_migrate.plan.names import replacement_problem
-
     value = target.get("replacement", "_")
-    problem = replacement_problem(value)
+    problem = naming.replacement_problem(value)
     if problem is not None:
         raise locate.error(
             "target",

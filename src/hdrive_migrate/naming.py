@@ -76,3 +76,19 @@ def name_problems(name: str, *, at_drive_root: bool = False) -> list[str]:
 def path_too_long(target_path: str) -> bool:
     """True when a path below the drive root (target folder included) exceeds the limit."""
     return len(target_path) > MAX_PATH_CHARACTERS
+
+
+def replacement_problem(replacement: str) -> str | None:
+    """Why REPLACEMENT cannot stand in for refused characters, or None when it can.
+
+    It must be one character OneDrive accepts anywhere in a name: not refused, not a space or a
+    dot (refused at the edges), not "~" (it would rebuild the "~$" it replaces).
+    """
+    if len(replacement) != 1:
+        return f"replacement {replacement!r} must be exactly one character"
+    if name_problems(replacement) or replacement == "~":
+        return (
+            f"replacement {replacement!r} is not allowed: it must not be one of "
+            '" * : < > ? / \\ | ~, a space, a dot or a control character'
+        )
+    return None

@@ -10,15 +10,20 @@ import typer
 
 from hdrive_migrate import __version__
 from hdrive_migrate.cli import (
+    audit,
     dispose,
     init,
+    migrate,
     plan,
     policy,
     preflight,
+    report,
     review,
     scan,
+    status,
     tenant,
     users,
+    verify,
     wave,
 )
 from hdrive_migrate.errors import HdriveError
@@ -46,6 +51,11 @@ app.add_typer(policy.app, name="policy")
 app.add_typer(plan.app, name="plan")
 app.add_typer(review.app, name="review")
 app.add_typer(dispose.app, name="dispose")
+app.command(name="migrate", epilog=migrate.EXAMPLE)(migrate.migrate)
+app.command(name="verify", epilog=verify.EXAMPLE)(verify.verify)
+app.command(name="status", epilog=status.EXAMPLE)(status.status)
+app.command(name="report", epilog=report.EXAMPLE)(report.report)
+app.add_typer(audit.app, name="audit")
 
 
 def _show_version(value: bool) -> None:

@@ -194,6 +194,13 @@ class DriveClient:
             if exc.status != 404:
                 raise
 
+    async def rename(self, drive_id: str, item_id: str, name: str) -> DriveItem:
+        """Give the item NAME in its folder; FileFailure nameAlreadyExists when something is
+        called NAME there already (never replaced: conflictBehavior fail)."""
+        body = {"name": name, "@microsoft.graph.conflictBehavior": "fail"}
+        url = f"/drives/{_id(drive_id)}/items/{_id(item_id)}"
+        return DriveItem.from_json(await self._json("PATCH", url, RequestKind.WRITE, json=body))
+
     async def set_label(self, drive_id: str, item_id: str, label: str) -> None:
         """Apply the Purview retention label LABEL to the item."""
         await self.caller.request(

@@ -39,28 +39,12 @@ class NameStyle(StrEnum):
     REPLACE = "replace"
 
 
-def replacement_problem(replacement: str) -> str | None:
-    """Why REPLACEMENT cannot stand in for refused characters, or None when it can.
-
-    It must be one character OneDrive accepts anywhere in a name: not refused, not a space or a
-    dot (refused at the edges), not "~" (it would rebuild the "~$" it replaces).
-    """
-    if len(replacement) != 1:
-        return f"replacement {replacement!r} must be exactly one character"
-    if naming.name_problems(replacement) or replacement == "~":
-        return (
-            f"replacement {replacement!r} is not allowed: it must not be one of "
-            '" * : < > ? / \\ | ~, a space, a dot or a control character'
-        )
-    return None
-
-
 @dataclass(frozen=True)
 class NameMapping:
     """The configured way of mapping names; `replacement` is used only by the replace style.
 
     Raises ValueError for an unknown style or an unusable replacement (see
-    `replacement_problem`); a style given as a string is converted to NameStyle.
+    `naming.replacement_problem`); a style given as a string is converted to NameStyle.
     """
 
     style: NameStyle = NameStyle.FULLWIDTH
@@ -68,7 +52,7 @@ class NameMapping:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "style", NameStyle(self.style))
-        problem = replacement_problem(self.replacement)
+        problem = naming.replacement_problem(self.replacement)
         if problem is not None:
             raise ValueError(problem)
 

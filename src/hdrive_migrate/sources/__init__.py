@@ -35,6 +35,14 @@ class Entry(NamedTuple):
     is_link: bool  # symlink, junction or other reparse point: recorded, never followed
 
 
+class FileStat(NamedTuple):
+    """What a file's size and last write time are now, to tell whether it changed while it
+    was read (times as POSIX seconds, as the inventory stores them)."""
+
+    size: int
+    modified: float
+
+
 class SourceError(HdriveError):
     """A whole source cannot be used (bad address, refused login): stops the command."""
 
@@ -66,6 +74,10 @@ class Source(Protocol):
     def open_file(self, path: str) -> AbstractContextManager[BinaryIO]:
         """The file's bytes, opened read-only without changing its access time where the
         platform allows; raises EntryError when unreadable."""
+
+    def stat_file(self, path: str) -> FileStat:
+        """The file's size and last write time, without reading it or changing its access
+        time; raises EntryError when it cannot be looked at."""
 
     def close(self) -> None:
         """Release connections."""

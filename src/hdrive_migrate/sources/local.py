@@ -18,6 +18,7 @@ from hdrive_migrate.sources import (
     REPARSE_POINT,
     Entry,
     EntryError,
+    FileStat,
     SourceError,
 )
 
@@ -82,6 +83,17 @@ class LocalSource:
             os.close(fd)
             raise EntryError("unreadable_file", f"{path}: not a regular file")
         return io.BufferedReader(_File(fd, path), buffer_size=_CHUNK)
+
+    def stat_file(self, path: str) -> FileStat:
+        """Size and modified time of the regular file `path` by lstat, which reads no data and
+        so moves no access time; EntryError for a link or anything that is not a file."""
+        try:
+            info = os.lstat(self.root / path)
+        except OSError as exc:
+            raise _entry_error(exc, path, "unreadable_file") from exc
+        if not stat.S_ISREG(info.st_mode):
+            raise EntryError("unreadable_file", f"{path}: not a regular file")
+        return FileStat(info.st_size, info.st_mtime)
 
     def close(self) -> None:
         """Nothing to release: every listing and file closes its own descriptor."""

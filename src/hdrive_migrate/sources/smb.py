@@ -36,6 +36,7 @@ from smbprotocol.open import (
     SMB2CloseRequest,
     SMB2CreateRequest,
     SMB2QueryDirectoryRequest,
+    SMB2QueryInfoRequest,
     SMB2ReadRequest,
     SMB2SetInfoRequest,
 )
@@ -43,7 +44,14 @@ from smbprotocol.session import Session
 from smbprotocol.tree import TreeConnect
 
 from hdrive_migrate.config import SMB_PASSWORD_ENV, SMB_USER_ENV
-from hdrive_migrate.sources import DIRECTORY, REPARSE_POINT, Entry, EntryError, SourceError
+from hdrive_migrate.sources import (
+    DIRECTORY,
+    REPARSE_POINT,
+    Entry,
+    EntryError,
+    FileStat,
+    SourceError,
+)
 
 T = TypeVar("T")
 _URL_UNSAFE = re.compile(r"[%/\\?#\x00-\x1f\x7f\ud800-\udfff]")
@@ -63,6 +71,9 @@ _DIR_ENTRY = struct.Struct("<IIqqqqqqIIIIQ")
 # FileBasicInformation: creation, access, write, change time, attributes, reserved. A time of 0
 # leaves that time alone; -1 stops the server updating it for the rest of this handle.
 _FREEZE_ACCESS_TIME = struct.pack("<qqqqII", 0, -1, 0, 0, 0, 0)
+# FileNetworkOpenInformation (MS-FSCC 2.4.29): creation, access, write and change times,
+# allocation size, end of file, attributes, reserved.
+_NETWORK_OPEN = struct.Struct("<qqqqqqII")
 
 _VANISHED = {
     NtStatus.STATUS_OBJECT_NAME_NOT_FOUND,
@@ -208,6 +219,18 @@ class SmbSource:
                 yield reader
         finally:
             self._give_back(channel)
+
+    def stat_file(self, path: str) -> FileStat:
+        """Size and last write time of file `path`, from a handle opened for attributes only
+        (reading no data, so no access time moves); EntryError for a link or a folder."""
+        channel, info = self._run(
+            path, "unreadable_file", lambda c: c.stat_file(self._remote(path))
+        )
+        self._give_back(channel)
+        _, _, written, _, _, end_of_file, attributes, _ = info
+        if attributes & (REPARSE_POINT | DIRECTORY):
+            raise EntryError("unreadable_file", f"{path}: not a regular file")
+        return FileStat(end_of_file, filetime_to_posix(written))
 
     def close(self) -> None:
         with self._lock:
@@ -362,6 +385,19 @@ class _Channel:
         created, frozen = self._exchange([create, _set_basic_info(RELATED_FILE_ID)], related=True)
         return _file_id(_ok(created)), not isinstance(frozen, SMBResponseException)
 
+    def stat_file(self, path: str) -> tuple:
+        """FileNetworkOpenInformation of PATH as a tuple, in one round trip: open for
+        attributes only, query, close, compounded."""
+        create = _create(path, CreateOptions.FILE_NON_DIRECTORY_FILE, FILE_READ_ATTRIBUTES)
+        created, queried, _ = self._exchange(
+            [create, _query_network_open(RELATED_FILE_ID), _close(RELATED_FILE_ID)],
+            related=True,
+        )
+        _ok(created)
+        body = _ok(queried)
+        # SMB2 QUERY_INFO response: OutputBufferOffset (from the SMB2 header) at 2.
+        return _NETWORK_OPEN.unpack_from(body, struct.unpack_from("<H", body, 2)[0] - 64)
+
     def read(self, file_id: bytes, offset: int, length: int) -> bytes:
         """Up to LENGTH bytes at OFFSET; b"" at the end of the file."""
         request = SMB2ReadRequest()
@@ -454,11 +490,13 @@ def _query_buffer(result: bytes | SMBResponseException) -> bytes | None:
     return body[offset - 64 : offset - 64 + length]
 
 
-def _create(path: str, kind: int) -> SMB2CreateRequest:
+def _create(
+    path: str, kind: int, access: int = FILE_READ_DATA | FILE_READ_ATTRIBUTES
+) -> SMB2CreateRequest:
     """Open PATH for reading only, sharing everything, never following a reparse point."""
     request = SMB2CreateRequest()
     request["impersonation_level"] = ImpersonationLevel.Impersonation
-    request["desired_access"] = FILE_READ_DATA | FILE_READ_ATTRIBUTES
+    request["desired_access"] = access
     request["file_attributes"] = 0
     request["share_access"] = (
         ShareAccess.FILE_SHARE_READ | ShareAccess.FILE_SHARE_WRITE | (ShareAccess.FILE_SHARE_DELETE)
@@ -477,6 +515,15 @@ def _query(file_id: bytes, flags: int) -> SMB2QueryDirectoryRequest:
     request["file_id"] = file_id
     request["output_buffer_length"] = CHUNK
     request["buffer"] = "*".encode("utf-16-le")
+    return request
+
+
+def _query_network_open(file_id: bytes) -> SMB2QueryInfoRequest:
+    request = SMB2QueryInfoRequest()
+    request["info_type"] = InfoType.SMB2_0_INFO_FILE
+    request["file_info_class"] = FileInformationClass.FILE_NETWORK_OPEN_INFORMATION
+    request["output_buffer_length"] = _NETWORK_OPEN.size
+    request["file_id"] = file_id
     return request
 
 

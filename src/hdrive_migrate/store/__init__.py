@@ -14,6 +14,7 @@ from sqlite_utils import Database
 from hdrive_migrate import __version__
 from hdrive_migrate.config import DEFAULT_LOCK_TIMEOUT, LOCK_TIMEOUT_ENV
 from hdrive_migrate.errors import WorkspaceError
+from hdrive_migrate.store.chain import GENESIS, event_hash
 from hdrive_migrate.store.migrations import MIGRATIONS, Migration
 
 # Keys an event detail must never carry: the audit log is kept for years and read by people.
@@ -81,19 +82,43 @@ def record_event(
     """Append to the audit log who (ACTOR, default the OS user) did ACTION to SUBJECT when (AT,
     default now, stored as UTC ISO 8601), with DETAIL as JSON; return the event id.
 
+    The entry is chained to the one before (store/chain.py): the last entry is read and the
+    new one written under one write lock, in the caller's transaction when one is open (it
+    then holds the lock: store.transaction() begins IMMEDIATE, and an implicit transaction
+    has written already), else in a BEGIN IMMEDIATE of its own. So two processes writing at
+    once still make one chain.
+
     DETAIL must hold no secrets: keys naming a secret, password, token or credential raise
     ValueError.
     """
     _refuse_secrets(detail or {})
     moment = (at or datetime.now(UTC)).astimezone(UTC)
-    row = {
-        "at": moment.isoformat(timespec="milliseconds"),
-        "actor": actor or _os_user(),
-        "action": action,
-        "subject": subject,
-        "detail": json.dumps(detail or {}, sort_keys=True, ensure_ascii=False),
-    }
-    return db["events"].insert(row).last_pk
+    fields = (
+        moment.isoformat(timespec="milliseconds"),
+        actor or os_user(),
+        action,
+        subject,
+        json.dumps(detail or {}, sort_keys=True, ensure_ascii=False),
+    )
+    if db.conn.in_transaction:
+        return _append_event(db, fields)
+    with transaction(db):
+        return _append_event(db, fields)
+
+
+def _append_event(db: Database, fields: tuple) -> int:
+    """Insert the entry of FIELDS (at, actor, action, subject, detail) after the last one,
+    chained to it, and move events_head to it. The caller holds the write lock."""
+    head = db.execute("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1").fetchone()
+    event_id, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
+    digest = event_hash((event_id, *fields), prev)
+    db.execute(
+        "INSERT INTO events(id, at, actor, action, subject, detail, prev_hash, hash)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [event_id, *fields, prev, digest],
+    )
+    db.execute("UPDATE events_head SET id = ?, hash = ? WHERE one = 1", [event_id, digest])
+    return event_id
 
 
 @contextmanager
@@ -161,7 +186,8 @@ def _refuse_secrets(detail: object) -> None:
             _refuse_secrets(value)
 
 
-def _os_user() -> str:
+def os_user() -> str:
+    """Who runs this process, as the audit log and migrate_runs.operator name them."""
     try:
         return getpass.getuser()
     except (KeyError, OSError):

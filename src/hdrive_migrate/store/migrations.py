@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from sqlite_utils import Database
 
 from hdrive_migrate import __version__
+from hdrive_migrate.store.chain import GENESIS, event_hash
+from hdrive_migrate.store.chain import entries as chain_entries
 
 Migration = Callable[[Database], None]
 
@@ -181,8 +183,136 @@ def _plans_reviews_and_disposals(db: Database) -> None:
     )
 
 
+def _transfers_and_runs(db: Database) -> None:
+    """4: the migration engine's state: runs, one transfer row per file planned to migrate,
+    the OneDrive folder ids already made, user-level blocks, and verification results.
+
+    A transfer row is the file's whole life in one place, so each step (session opened, chunk
+    accepted, outcome) is one UPDATE in one transaction. `state` is `sending` while an upload
+    session is open, then one outcome: migrated, skipped-identical, renamed, failed, blocked;
+    `removed` after --apply-source-deletions sent our copy to the recycle bin. `reason` is a
+    code from migrate/reasons.py (its fix lives there, not in the row). The upload URL carries
+    its own token, so only its sealed (encrypted) form is stored, never the URL itself.
+    `ours` is 1 when `item_id` is an item this tool uploaded (migrated or renamed), 0 when it
+    is someone else's identical file (skipped-identical): only ours is ever replaced or
+    recycled. `source_size`, `source_modified` and `sha256` are the source file as it was
+    sent, so a delta pass sends only what changed since.
+
+    `sending` is written durably BEFORE createUploadSession, with no session yet: a kill after
+    the service opened a session but before its sealed URL was saved leaves a session nobody
+    can reach, holding the name for ~15 minutes, and this row says it is ours. The next run
+    then sends that file under `partial_name` (a temporary name in the same folder, recorded
+    before its own session is opened) and renames it to target_path once verified.
+    """
+    _execute_each(
+        db,
+        """
+        CREATE TABLE migrate_runs(
+            id INTEGER PRIMARY KEY,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            status TEXT NOT NULL,
+            selection TEXT NOT NULL,
+            operator TEXT NOT NULL,
+            concurrency INTEGER NOT NULL,
+            chunk_bytes INTEGER NOT NULL,
+            files INTEGER NOT NULL DEFAULT 0,
+            bytes INTEGER NOT NULL DEFAULT 0,
+            requests INTEGER NOT NULL DEFAULT 0,
+            resource_units INTEGER NOT NULL DEFAULT 0,
+            throttled INTEGER NOT NULL DEFAULT 0);
+        CREATE TABLE transfers(
+            upn TEXT NOT NULL COLLATE NOCASE,
+            path TEXT NOT NULL,
+            state TEXT NOT NULL,
+            target_path TEXT NOT NULL,
+            label TEXT,
+            source_size INTEGER,
+            source_modified REAL,
+            sha256 TEXT,
+            quick_xor TEXT,
+            item_id TEXT,
+            etag TEXT,
+            ours INTEGER NOT NULL DEFAULT 0,
+            session_sealed TEXT,
+            session_expires TEXT,
+            next_offset INTEGER,
+            partial_name TEXT,
+            reason TEXT,
+            detail TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            run_id INTEGER,
+            started_at TEXT,
+            finished_at TEXT,
+            verified_at TEXT,
+            verify_result TEXT,
+            PRIMARY KEY(upn, path)) WITHOUT ROWID;
+        CREATE INDEX transfers_by_state
+            ON transfers(upn, state, source_size, run_id, started_at, finished_at);
+        CREATE TABLE drive_folders(
+            upn TEXT NOT NULL COLLATE NOCASE,
+            path TEXT NOT NULL COLLATE NOCASE,
+            item_id TEXT NOT NULL,
+            PRIMARY KEY(upn, path)) WITHOUT ROWID;
+        CREATE TABLE user_blocks(
+            upn TEXT PRIMARY KEY COLLATE NOCASE,
+            reason TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            run_id INTEGER,
+            at TEXT NOT NULL);
+        CREATE TABLE verify_runs(
+            id INTEGER PRIMARY KEY,
+            upn TEXT NOT NULL COLLATE NOCASE,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            status TEXT NOT NULL,
+            checked INTEGER NOT NULL DEFAULT 0,
+            ok INTEGER NOT NULL DEFAULT 0,
+            missing INTEGER NOT NULL DEFAULT 0,
+            changed INTEGER NOT NULL DEFAULT 0,
+            unexpected INTEGER NOT NULL DEFAULT 0);
+        CREATE INDEX verify_runs_by_user ON verify_runs(upn, id);
+        CREATE TABLE verify_findings(
+            verify_id INTEGER NOT NULL REFERENCES verify_runs(id),
+            upn TEXT NOT NULL COLLATE NOCASE,
+            target_path TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            detail TEXT NOT NULL);
+        CREATE INDEX verify_findings_by_run ON verify_findings(verify_id);
+        """,
+    )
+
+
+def _chained_events(db: Database) -> None:
+    """5: the audit log made tamper-evident (store/chain.py): each entry gets `prev_hash` and
+    `hash`, the entries already written are chained in id order, `events_head` holds the last
+    entry's id and hash, and triggers refuse to change or delete an entry (append-only)."""
+    db.execute("ALTER TABLE events ADD COLUMN prev_hash TEXT")
+    db.execute("ALTER TABLE events ADD COLUMN hash TEXT")
+    last_id, prev = 0, GENESIS
+    for entry in chain_entries(db):
+        digest = event_hash(entry[:6], prev)
+        db.execute(
+            "UPDATE events SET prev_hash = ?, hash = ? WHERE id = ?", [prev, digest, entry.id]
+        )
+        last_id, prev = entry.id, digest
+    db.execute(
+        "CREATE TABLE events_head(one INTEGER PRIMARY KEY CHECK (one = 1),"
+        " id INTEGER NOT NULL, hash TEXT NOT NULL)"
+    )
+    db.execute("INSERT INTO events_head(one, id, hash) VALUES (1, ?, ?)", [last_id, prev])
+    # One statement each: a trigger's body holds semicolons, which _execute_each splits on.
+    for verb in ("UPDATE", "DELETE"):
+        db.execute(
+            f"CREATE TRIGGER events_no_{verb.lower()} BEFORE {verb} ON events BEGIN"
+            " SELECT RAISE(ABORT, 'the audit log is append-only'); END"
+        )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _meta_and_events,
     _users_scans_and_inventory,
     _plans_reviews_and_disposals,
+    _transfers_and_runs,
+    _chained_events,
 )

@@ -3,8 +3,12 @@
 Per user: the home folder exists and can be listed, the UPN names a user in the tenant (a UPN
 guessed from a OneDrive URL is confirmed first), and their OneDrive is provisioned. Each user's
 OneDrive is probed once per run, because repeated probes of missing OneDrives get the app
-throttled. The findings replace the user's previous preflight findings, and the user becomes
-"ready" (none) or "blocked".
+throttled. The findings replace the user's previous preflight findings, and `users.state`, the
+preflight verdict, becomes "ready" (none) or "blocked".
+
+The verdict is not the user's migration state: that is derived from the whole database
+(migrate/status.py), which counts preflight findings only while nothing has been sent, so a
+preflight run later (say after cutover, the H: drive gone) never sets a user back.
 """
 
 import asyncio
@@ -17,6 +21,7 @@ from hdrive_migrate.sources import EntryError, Source
 from hdrive_migrate.store import now_text, record_event, transaction
 from hdrive_migrate.users.resolve import Directory, Finding, confirm_derived
 from hdrive_migrate.users.roster import (
+    PREFLIGHT_STAGE,
     User,
     home_folders,
     is_derived,
@@ -29,7 +34,7 @@ from hdrive_migrate.users.roster import (
 from hdrive_migrate.users.upns import personal_segment
 from hdrive_migrate.workspace import Workspace
 
-STAGE = "preflight"
+STAGE = PREFLIGHT_STAGE
 READY, BLOCKED = "ready", "blocked"
 FIX_UPN = "correct the UPN in the user list and import it again"
 
@@ -65,10 +70,11 @@ def run_preflight(
 async def _check_all(workspace: Workspace, source: Source, users: list[User]) -> list[UserCheck]:
     # Imported here: the Graph SDK is only loaded by commands that talk to Graph.
     from hdrive_migrate.graph.client import GraphConnection
+    from hdrive_migrate.graph.pacer import paced_by
 
     folders = home_folders(source)
     async with GraphConnection(workspace.config.graph) as connection:
-        directory = Directory(connection)
+        directory = Directory(connection, paced_by(workspace.config))
         return [await check_user(workspace.db, source, folders, directory, u) for u in users]
 
 

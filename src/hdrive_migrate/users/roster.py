@@ -19,6 +19,7 @@ from hdrive_migrate.users.csvfiles import NO_WAVE, Row, RowError
 from hdrive_migrate.users.upns import personal_segment
 
 IMPORT_STAGE = "import"
+PREFLIGHT_STAGE = "preflight"
 UPN_DERIVED = "upn_derived"
 IMPORTED, UPDATED, UNCHANGED = "imported", "updated", "unchanged"
 FIX_IMPORT = "import them first with `hdrive-migrate users import FILE`"
@@ -35,6 +36,11 @@ USER_TABLES = (
     "decisions",
     "reviews",
     "disposal_items",
+    "transfers",
+    "drive_folders",
+    "user_blocks",
+    "verify_runs",
+    "verify_findings",
 )
 
 

@@ -1,0 +1,133 @@
+"""The report's pure parts: docs/failures.md kept in step with REASONS, chart geometry, folder
+and file names, the mapping of outcomes to SPMT's words, and the template shipped with the
+package."""
+
+from collections import Counter
+from importlib import resources
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hdrive_migrate.errors import HdriveError
+from hdrive_migrate.migrate.reasons import REASONS, Reason
+from hdrive_migrate.report import failures_doc
+from hdrive_migrate.report.charts import MAX_BUCKETS, PLOT_HEIGHT, bar_chart, time_chart
+from hdrive_migrate.report.columns import OUTCOMES
+from hdrive_migrate.report.export import default_folder
+from hdrive_migrate.report.folder import manifest_name, ours, previous_report
+from hdrive_migrate.report.rows import STATUSES, SourcePaths, extension
+from hdrive_migrate.report.summary import TEMPLATE
+from hdrive_migrate.report.tally import Timeline
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "failures.md"
+
+
+def test_docs_failures_md_is_up_to_date_with_the_reasons_table():
+    assert DOC.read_text(encoding="utf-8") == failures_doc.render(), (
+        f"docs/failures.md is out of date with migrate/reasons.py; run `{failures_doc.COMMAND}`"
+    )
+
+
+def test_every_reason_has_its_explanation_and_fix_in_the_doc():
+    text = DOC.read_text(encoding="utf-8")
+    for code, (explanation, fix) in REASONS.items():
+        assert explanation and fix, code
+        assert f"\n## {code}\n" in text
+        section = text.split(f"\n## {code}\n")[1].split("\n## ")[0]
+        assert explanation[1:] in section and fix[1:] in section
+
+
+def test_a_new_reason_makes_the_doc_differ():
+    more = {**REASONS, "new-code": Reason("something new happened", "do the new thing")}
+    assert failures_doc.render(more) != failures_doc.render()
+    assert "## new-code" in failures_doc.render(more)
+
+
+def test_bars_scale_to_the_largest_value():
+    chart = bar_chart([("a", 10), ("b", 5), ("c", 0)], str)
+    assert [bar.width for bar in chart.bars] == [360, 180, 0]
+    assert [bar.y for bar in chart.bars] == [0, 22, 44] and chart.height == 66
+    assert bar_chart([("a", 0)], str).bars[0].width == 0
+
+
+def test_no_activity_gives_no_time_chart():
+    assert time_chart(Timeline(), str) is None
+
+
+@given(st.lists(st.tuples(st.integers(0, 60 * 24 * 30), st.integers(1, 5)), min_size=1))
+def test_the_time_chart_keeps_every_file_and_at_most_its_buckets(finished):
+    timeline = Timeline()
+    for minute, files in finished:
+        key = f"2026-05-{1 + minute // 1440:02d}T{minute % 1440 // 60:02d}:{minute % 60:02d}"
+        timeline.files[key] += files
+        timeline.bytes[key] += files * 100
+    chart = time_chart(timeline, str)
+    assert chart.files == sum(timeline.files.values())
+    assert len(chart.columns) <= MAX_BUCKETS
+    heights = [float(point.split(",")[1]) for point in chart.progress.split()]
+    assert heights[0] == PLOT_HEIGHT and heights[-1] == 0  # from nothing to every file
+    assert heights == sorted(heights, reverse=True)
+
+
+@pytest.mark.parametrize(
+    ("wave", "folder"),
+    [
+        (None, "all"),
+        ("Wave 1", "Wave 1"),
+        ("all", "wave-all"),
+        ("Disposals", "wave-Disposals"),
+        ("../../etc", "_.._etc"),
+        ("<script>", "_script_"),
+        ("(no wave)", "(no wave)"),
+    ],
+)
+def test_default_folders_stay_under_reports(tmp_path, wave, folder):
+    assert default_folder(tmp_path, wave) == tmp_path / "reports" / folder
+
+
+def test_manifest_names_are_plain_files():
+    assert manifest_name("o'neil@contoso.test") == "manifests/o'neil@contoso.test.csv"
+    assert ours("manifests/a@b.test.csv") and ours("items.csv")
+    assert not ours("manifests/../state.db") and not ours("notes.txt")
+    for upn in ("a/b@c", "..@c", "a\\b@c", "a\nb@c", ""):
+        with pytest.raises(HdriveError):
+            manifest_name(upn)
+
+
+def test_only_our_names_count_from_a_previous_sha256sums(tmp_path):
+    (tmp_path / "SHA256SUMS").write_text(
+        f"{'a' * 64}  items.csv\n{'b' * 64} *manifests/x@y.csv\n{'c' * 64}  ../state.db\n"
+        f"{'d' * 64}  disposal-1.json\nnot a line\n"
+    )
+    assert previous_report(tmp_path) == {"items.csv", "manifests/x@y.csv"}
+    assert previous_report(tmp_path / "missing") == set()
+
+
+def test_source_paths_keep_the_root_s_separators():
+    assert (
+        SourcePaths("\\\\files01\\home\\", "alice")("a/b.txt")
+        == "\\\\files01\\home\\alice\\a\\b.txt"
+    )
+    assert SourcePaths("/srv/homes/", "alice")("a/b.txt") == "/srv/homes/alice/a/b.txt"
+    assert [extension(n) for n in ("a.docx", "a", ".profile", "a.tar.gz", "a.")] == [
+        "docx",
+        "",
+        "",
+        "gz",
+        "",
+    ]
+
+
+def test_every_outcome_has_spmt_words():
+    assert set(STATUSES) == set(OUTCOMES)
+    assert Counter(status for status, _ in STATUSES.values())["Migrated"] == 2
+
+
+def test_the_template_is_found_as_package_data():
+    """Read through importlib.resources, as from an installed wheel (which carries it: setuptools
+    finds report/templates as a namespace package and includes its data files)."""
+    template = resources.files("hdrive_migrate.report").joinpath("templates", TEMPLATE)
+    assert template.is_file() and "<!DOCTYPE html>" in template.read_text("utf-8")

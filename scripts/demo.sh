@@ -75,11 +75,25 @@ step "why is alice's rota going for disposal?"
 step "files waiting for a records manager"
 "$cli" review export --out "$work/review.csv" -w "$ws"
 
+step "how many requests and resource units the migration will cost, and how long"
+"$cli" migrate --wave "Demo wave" --dry-run -w "$ws"
+step "migrate (bob has no OneDrive, so he is blocked; alice's files arrive verified)"
+"$cli" migrate --wave "Demo wave" -w "$ws" || true
+step "verify what arrived, through Graph"
+"$cli" verify --wave "Demo wave" -w "$ws" || true
+step "what the service desk sees for alice and for bob (counts, no file names)"
+"$cli" status alice@demo.police.test -w "$ws"
+"$cli" status bob@demo.police.test -w "$ws"
+step "the wave report"
+"$cli" report --wave "Demo wave" -w "$ws"
+"$cli" audit verify -w "$ws"
+
 # The CSV is for Excel (it starts with a byte-order mark); on the terminal a count says more.
 rows=$(.venv/bin/python -c 'import csv, sys
 with open(sys.argv[1], encoding="utf-8-sig", newline="") as file:
     print(sum(1 for _ in csv.reader(file)) - 1)' "$work/review.csv")
 files=$([[ $rows == 1 ]] && echo "1 file" || echo "$rows files")
-step "done: $files for a records manager in $work/review.csv"
-echo "Open it in Excel, fill in the decision column, then record the decisions with"
+step "done"
+echo "The wave report: $ws/reports/Demo wave/summary.html"
+echo "Awaiting a records manager: $files in $work/review.csv. Fill in the decision column, then"
 echo "    $cli review import $work/review.csv --reviewer \"A. Manager\" -w $ws"

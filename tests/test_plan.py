@@ -174,6 +174,30 @@ def test_replanning_replaces_the_plan_and_keeps_history(scanned):
     assert [action for _, action in runs] == ["migrate", "dispose_after_approval"]
 
 
+def test_the_audit_log_names_each_plans_policy_its_changes_and_each_consultation(scanned):
+    ws, folder = scanned
+    first, second = write_policy(folder), write_policy(folder, old="1y", name="v2.yaml")
+    cli(ws, "plan", "--policy", str(first))
+    cli(ws, "plan", "--policy", str(first))  # the same policy again: no change to record
+    cli(ws, "plan", "--policy", str(second))
+    explain(ws, "Documents/report.docx")
+    cli(ws, "plan", "diff", "--policy", str(first))
+    with open_workspace(ws) as workspace:
+        events = workspace.db.execute(
+            "SELECT action, subject, detail FROM events"
+            " WHERE action IN ('plan', 'policy.changed', 'plan.explained', 'plan.diffed')"
+            " ORDER BY id"
+        ).fetchall()
+    actions = [action for action, _, _ in events]
+    assert actions == ["plan", "plan", "plan", "policy.changed", "plan.explained", "plan.diffed"]
+    sha = [hashlib.sha256(path.read_bytes()).hexdigest() for path in (first, second)]
+    assert json.loads(events[0][2])["policy"]["sha256"] == sha[0]
+    changed = json.loads(events[3][2])
+    assert (changed["from"]["sha256"], changed["to"]["sha256"]) == (sha[0], sha[1])
+    assert json.loads(events[4][2]) == {"path": "Documents/report.docx"}
+    assert json.loads(events[5][2])["samples"] >= 1
+
+
 def test_diff_shows_what_a_new_policy_would_change(scanned):
     ws, folder = scanned
     cli(ws, "plan", "--policy", str(write_policy(folder)))

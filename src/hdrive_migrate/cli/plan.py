@@ -16,6 +16,7 @@ from hdrive_migrate.plan.holds import ALLOW_FLAG, Holds, UnmatchedHolds, read_ho
 from hdrive_migrate.plan.names import NameMapping
 from hdrive_migrate.plan.run import PlanRequest, PlanResult, check_reference_date, plan
 from hdrive_migrate.scan.selection import select_users
+from hdrive_migrate.store import record_event
 from hdrive_migrate.workspace import open_workspace
 
 EXAMPLE = (
@@ -100,6 +101,8 @@ def explain(
     """Why a file has its decision: deciding rule, every matched rule, action, label, target."""
     with open_workspace(workspace) as ws:
         found = explain_decision(ws.db, upn, path)
+        # A consultation showing a file's name (DPA 2018 s62): the name may be logged.
+        record_event(ws.db, "plan.explained", found.upn, {"path": found.path})
     if json_output:
         typer.echo(json.dumps(found.as_json(), indent=2))
         return
@@ -127,11 +130,13 @@ def diff(
     json_output: bool = typer.Option(False, "--json", help="One JSON object."),
 ) -> None:
     """What a new policy would change: files by old action -> new action, with sample paths.
-    Nothing is written."""
+    No plan is written; the audit log records the consultation, which shows file names."""
     with open_workspace(workspace) as ws:
         upns = [upn for upn, _ in select_users(ws.db, wave=wave, upn=None)]
         request = plan_request(ws.config, policy, holds, date.today())
         result = diff_plans(ws.db, upns, request)
+        shown = sum(len(change["samples"]) for change in result.as_json()["changes"])
+        record_event(ws.db, "plan.diffed", str(policy), {"users": len(upns), "samples": shown})
     if json_output:
         typer.echo(json.dumps(result.as_json(), indent=2))
         return

@@ -22,6 +22,7 @@ from typing import NamedTuple
 from sqlite_utils import Database
 
 from hdrive_migrate.csvfiles import csv_records, read_csv_text
+from hdrive_migrate.display import counted
 from hdrive_migrate.errors import HdriveError
 from hdrive_migrate.outputs import CSV_ENCODING, csv_writer, from_excel, open_output, person_name
 from hdrive_migrate.plan.current import EFFECTIVE_SQL, Effective
@@ -69,7 +70,7 @@ class ExportReport:
     stale: int
 
     def summary(self) -> str:
-        line = f"{self.file}: {self.rows} files awaiting review"
+        line = f"{self.file}: {counted(self.rows, 'file')} awaiting review"
         if self.stale:
             line += (
                 f"; {self.stale} of them were reviewed under an earlier plan run, and those "

@@ -157,11 +157,13 @@ def finish_run(db: Database, result: PlanResult) -> None:
             "UPDATE plan_runs SET status = 'complete', finished_at = ?, decisions = ? WHERE id = ?",
             [now_text(), result.decisions, result.run_id],
         )
+    policy = policy_of(db, result.run_id)
     record_event(
         db,
         "plan",
         f"run {result.run_id}",
         {
+            "policy": policy,
             "users": len(result.planned),
             "decisions": result.decisions,
             "held": result.held,
@@ -170,6 +172,21 @@ def finish_run(db: Database, result: PlanResult) -> None:
             "not_scanned": len(result.not_scanned),
         },
     )
+
+    previous = db.execute(
+        "SELECT id FROM plan_runs WHERE status = 'complete' AND id < ? ORDER BY id DESC LIMIT 1",
+        [result.run_id],
+    ).fetchone()
+    if previous and (before := policy_of(db, previous[0])) != policy:
+        record_event(db, "policy.changed", f"run {result.run_id}", {"from": before, "to": policy})
+
+
+def policy_of(db: Database, run_id: int) -> dict[str, str]:
+    """The policy that decided plan run RUN_ID: its id, version and SHA-256."""
+    row = db.execute(
+        "SELECT policy_id, policy_version, policy_sha256 FROM plan_runs WHERE id = ?", [run_id]
+    ).fetchone()
+    return dict(zip(("id", "version", "sha256"), row, strict=True))
 
 
 def plan_user(

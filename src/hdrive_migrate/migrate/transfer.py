@@ -23,8 +23,11 @@ With no such row the session is someone else's: the file fails `target-busy` (re
 Small files (up to one chunk) are read whole with a stat after the read, hashed, and sent as
 an upload session plus one PUT: the same two requests (4 RU) as a simple PUT plus a PATCH of
 the times, but atomic and one version (graph/drive.py measured the schemes). Empty files go
-by simple PUT (a session cannot take zero bytes). Larger files go in chunks into a deferCommit
-session, so a file that changed during the read is never committed: its session is cancelled.
+by simple PUT (a session cannot take zero bytes). Larger files go in chunks, the next read
+while one is sent; the file is checked against the scan once its last chunk is read and before
+that chunk (which commits it) is sent, so a file that changed during the read is never
+committed: its session is cancelled. (A deferCommit session would allow the same check after
+the last chunk, at one more request per file.)
 A large file's sealed URL is committed before its first byte; a small file's rides with the
 next commit (a kill before it leaves an orphan, handled as above, or a file found complete).
 
@@ -37,7 +40,7 @@ import asyncio
 import hashlib
 import math
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Executor
 from contextlib import AbstractAsyncContextManager, ExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass, field, replace
@@ -385,7 +388,7 @@ async def _send_empty(lane: Lane, job: Job, parent_id: str, name: str) -> Outcom
 
 
 async def _send_large(lane: Lane, job: Job, parent_id: str, name: str) -> Outcome:
-    placed = await _place(lane, job, parent_id, name, None, defer=True)
+    placed = await _place(lane, job, parent_id, name, None, defer=False)
     if isinstance(placed, Outcome):
         return placed
     await _open(lane, job, placed, durable=True)
@@ -401,26 +404,43 @@ async def _stream(lane: Lane, job: Job, url: str, start: int, placed: _Placed) -
             lambda: files.enter_context(lane.source.open_file(job.source_path))
         )
         try:
-            done = await _send_chunks(lane, job, url, stream, start, hashers)
+            done = await _send_chunks(
+                lane, job, url, stream, start, hashers, lambda: _check_read(lane, job, url, hashers)
+            )
         finally:
             await lane.off_loop(files.close)
-    after = await lane.off_loop(lane.source.stat_file, job.source_path)
+    if not isinstance(done, DriveItem):
+        # Every byte was already in a session opened with deferCommit by an earlier version.
+        await _check_read(lane, job, url, hashers)
+        done = await _commit(lane, job, url)
     quick_xor, sha256 = quick_xor_text(hashers[0].digest()), hashers[1].hexdigest()
+    return await _finish(lane, job, done, quick_xor, sha256, placed, job.size - start)
+
+
+async def _check_read(lane: Lane, job: Job, url: str, hashers: tuple) -> None:
+    """Once the whole file is read, before the last chunk commits it: the source is as it was
+    at the scan, size, time and content; else the session is cancelled and _Changed raised."""
+    after = await lane.off_loop(lane.source.stat_file, job.source_path)
     try:
         check_as_scanned(job, after, read=True)
-        if job.quick_xor and quick_xor != job.quick_xor:
+        if job.quick_xor and quick_xor_text(hashers[0].digest()) != job.quick_xor:
             raise _Changed("changed while it was read: its content differs from the scan's hash")
     except _Changed:
         await _cancel(lane, job, url)
         raise
-    if not isinstance(done, DriveItem):
-        done = await _commit(lane, job, url)
-    return await _finish(lane, job, done, quick_xor, sha256, placed, job.size - start)
 
 
 async def _send_chunks(
-    lane: Lane, job: Job, url: str, stream: BinaryIO, start: int, hashers: tuple
+    lane: Lane,
+    job: Job,
+    url: str,
+    stream: BinaryIO,
+    start: int,
+    hashers: tuple,
+    before_last: Callable[[], Awaitable[None]],
 ) -> DriveItem | int:
+    """Send the chunks from START; BEFORE_LAST runs once the last chunk is read, before it is
+    sent, since sending it commits the file."""
     offset = 0
     while offset < start:  # already in the session: hash, do not send
         size = min(lane.chunk, start - offset)
@@ -443,6 +463,8 @@ async def _send_chunks(
                     raise _Changed(f"changed while it was read: it ended at {ended:,}")
                 if offset + size < job.size:
                     ahead.start(min(lane.chunk, job.size - offset - size))
+                else:
+                    await before_last()
                 done = await lane.drive.put_chunk(url, data, offset, job.size)
             lane.on_bytes(size)
             offset += size

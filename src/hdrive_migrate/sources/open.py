@@ -14,8 +14,8 @@ from urllib.parse import unquote
 
 from hdrive_migrate.config import SMB_PASSWORD_ENV, SMB_USER_ENV
 from hdrive_migrate.sources import Source, SourceError
+from hdrive_migrate.sources.address import DEFAULT_PORT, smb_url
 from hdrive_migrate.sources.local import LocalSource
-from hdrive_migrate.sources.smb import DEFAULT_PORT, SmbSource, smb_url
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 _SEPARATORS = re.compile(r"[\\/]")
@@ -88,6 +88,9 @@ def open_source(
             where=parsed.url,
         )
     base_path = "/".join(parsed.path)
+    # Imported here: only commands that read a share load the SMB client.
+    from hdrive_migrate.sources.smb import SmbSource
+
     return SmbSource(parsed.server, parsed.port, parsed.share, base_path, user, password)
 
 

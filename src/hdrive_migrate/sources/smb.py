@@ -14,14 +14,12 @@ for read access while sharing read, write and delete, so people's open files sta
 """
 
 import io
-import re
 import struct
 import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import BinaryIO, TypeVar
-from urllib.parse import quote
 
 from smbprotocol.connection import Connection
 from smbprotocol.exceptions import SMBException, SMBResponseException
@@ -52,10 +50,9 @@ from hdrive_migrate.sources import (
     FileStat,
     SourceError,
 )
+from hdrive_migrate.sources.address import DEFAULT_PORT, smb_url  # noqa: F401 (re-exported)
 
 T = TypeVar("T")
-_URL_UNSAFE = re.compile(r"[%/\\?#\x00-\x1f\x7f\ud800-\udfff]")
-DEFAULT_PORT = 445
 CONNECT_TIMEOUT = 30  # seconds: a server that has not answered by then is not coming
 CHUNK = 1 << 20  # bytes per QUERY_DIRECTORY answer and per READ: 16 credits of 64 KiB
 
@@ -90,19 +87,6 @@ _STATUS_WORDS = {
     NtStatus.STATUS_STOPPED_ON_SYMLINK: "reached through a link, and links are never followed",
     NtStatus.STATUS_OBJECT_NAME_INVALID: "a name the server cannot open (characters SMB forbids)",
 }
-
-
-def smb_url(server: str, port: int, share: str, parts: list[str]) -> str:
-    """smb://server[:port]/share/part/... as people read it: only characters that would change
-    how it parses ('%', '/', '\\', '?', '#', control characters, lone surrogates) are
-    percent-encoded, so parse_source reads the same address back."""
-    host = f"[{server}]" if ":" in server else server
-    netloc = host if port == DEFAULT_PORT else f"{host}:{port}"
-    return "/".join([f"smb://{netloc}", *(_URL_UNSAFE.sub(_escape, p) for p in [share, *parts])])
-
-
-def _escape(match: re.Match) -> str:
-    return quote(match.group().encode("utf-8", "surrogatepass"), safe="")
 
 
 def filetime_to_posix(filetime: int) -> float:

@@ -91,6 +91,7 @@ class Config:
     smb_user: str | None = None  # the password only ever comes from HDRIVE_SMB_PASSWORD
     trust_access_time: bool = False  # OneFS keeps atime tracking off by default
     scan_exclude: tuple[str, ...] = ()  # globs relative to a user's folder, never scanned
+    scan_listers: int | None = None  # lister processes; None: one per core
     name_mapping: str = "fullwidth"  # how names OneDrive refuses are made acceptable
     replacement: str = "_"  # the character name_mapping = "replace" puts in
     holds_file: Path | None = None  # the default hold register for `plan`
@@ -108,7 +109,7 @@ SCHEMA: dict[str, tuple[str, ...]] = {
     "source": ("root", "smb_user", "trust_access_time"),
     "graph": ("url", "auth", "tenant_id", "client_id", "certificate_path", "organisation"),
     "target": ("folder", "name_mapping", "replacement"),
-    "scan": ("exclude",),
+    "scan": ("exclude", "listers"),
     "plan": ("holds",),
     "migrate": ("concurrency", "chunk_mib", "quota_ru_per_minute", "quota_ru_per_day"),
 }
@@ -120,6 +121,7 @@ NAME_MAPPINGS = ("fullwidth", "replace")
 NON_STRING_KEYS: dict[tuple[str, str], tuple[type, str]] = {
     ("source", "trust_access_time"): (bool, "trust_access_time = false"),
     ("scan", "exclude"): (list, 'exclude = ["AppData/**", "*.vhdx"]'),
+    ("scan", "listers"): (int, "listers = 4"),
     ("migrate", "concurrency"): (int, "concurrency = 16"),
     ("migrate", "chunk_mib"): (int, "chunk_mib = 10"),
     ("migrate", "quota_ru_per_minute"): (int, "quota_ru_per_minute = 5000"),
@@ -127,6 +129,7 @@ NON_STRING_KEYS: dict[tuple[str, str], tuple[type, str]] = {
 }
 # Whole-number keys and the range each must fall in: (lowest, highest).
 INT_RANGES: dict[tuple[str, str], tuple[int, int]] = {
+    ("scan", "listers"): (1, 256),
     ("migrate", "concurrency"): (1, 256),
     # An upload chunk must stay under 60 MiB and hold at least one 320 KiB unit.
     ("migrate", "chunk_mib"): (1, 59),
@@ -255,6 +258,7 @@ def parse_config(text: str, path: Path) -> Config:
         smb_user=_optional(source, "smb_user"),
         trust_access_time=source.get("trust_access_time", False),
         scan_exclude=_exclude_globs(scan, locate),
+        scan_listers=scan.get("listers"),
         name_mapping=_name_mapping(target, locate),
         replacement=_replacement(target, locate),
         holds_file=_deferred("plan", plan, locate, lambda: _holds_file(plan, locate, path.parent)),
@@ -329,6 +333,9 @@ def render_config(config: Config) -> str:
             "# Paths never scanned, as globs relative to each user's folder (** crosses folders).",
             "# Isilon .snapshot and ~snapshot folders are always skipped.",
             "exclude = [" + ", ".join(_toml_string(glob) for glob in config.scan_exclude) + "]",
+            "# Processes listing folders beside the one writing the inventory (default: one per",
+            "# core); `scan --listers N` overrides it for one run.",
+            f"listers = {config.scan_listers}" if config.scan_listers else "# listers = 4",
             "",
             "[migrate]",
             "# Files in flight at once, and the upload chunk in MiB (under 60; rounded down to a",

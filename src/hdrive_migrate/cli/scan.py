@@ -3,6 +3,7 @@
 import json
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import typer
@@ -13,7 +14,7 @@ from rich.progress import TextColumn, TimeElapsedColumn
 from hdrive_migrate.cli.common import USER_OPTION, WAVE_OPTION, WORKSPACE_OPTION
 from hdrive_migrate.display import counted, size_text
 from hdrive_migrate.scan.excludes import Excludes
-from hdrive_migrate.scan.run import Progress, ScanOptions, ScanResult, scan_user
+from hdrive_migrate.scan.run import Progress, ScanOptions, ScanResult, scan_users
 from hdrive_migrate.scan.selection import select_users
 from hdrive_migrate.scan.summary import UserSummary, summarise
 from hdrive_migrate.sources.open import open_source
@@ -36,6 +37,14 @@ def scan(
     hashed: bool = typer.Option(
         False, "--hash", help="Also read every new or changed file: SHA-256 and QuickXorHash."
     ),
+    listers: int | None = typer.Option(
+        None,
+        "--listers",
+        min=1,
+        max=256,
+        help="Processes listing folders beside the one writing the inventory "
+        "(default [scan] listers, else one per core).",
+    ),
 ) -> None:
     """Scan the chosen users (default everyone imported; --user with --wave: that user, who
     must be in that wave). A re-scan records what is new, changed, deleted and unchanged
@@ -52,13 +61,13 @@ def scan(
             hashed=hashed,
             atime_trusted=ws.config.trust_access_time,
             workers=source.parallel_listings,
+            listers=listers or ws.config.scan_listers,
         )
+        # Each lister opens the source for itself: connections are not shared between processes.
+        open_lister_source = partial(open_source, ws.config.source_root, ws.config.smb_user)
         try:
             with progress_display() as progress:
-                results = [
-                    scan_user(ws.db, source, upn, folder, options, progress)
-                    for upn, folder in users
-                ]
+                results = scan_users(ws.db, source, open_lister_source, users, options, progress)
         finally:
             source.close()
     for result in results:

@@ -1,20 +1,39 @@
 """The scanner's writes to the workspace database: scans, inventory rows with their change
-since the previous scan, and findings. Every write is an upsert, so a killed scan that runs
-again converges on the same inventory."""
+since the previous scan, and findings.
 
+A listing streams in as batches of thousands of rows. Each batch goes into a staging table with
+one executemany, and one set-based statement merges it into `files`, judging every row against
+what the previous completed scan left there: new, changed or unchanged. Once the listing is
+over, what the scan did not see is marked deleted, again in one statement. A killed scan that
+runs again converges on the same inventory: a row this scan has already judged keeps its
+judgement, instead of being compared with itself."""
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlite_utils import Database
 
 from hdrive_migrate.store import transaction
 
-# `change` is judged once per scan, on first sight: a scan resumed after a kill keeps what its
-# first attempt judged, instead of comparing a row with itself. A hash survives while size and
-# modification time stay the same.
-UPSERT_ENTRY = """
+# One batch of listed entries on its way into `files`, as the listers built them. TEMP: it
+# lives in this connection only, so a killed scan leaves nothing behind to clean up.
+STAGING = """
+CREATE TEMP TABLE IF NOT EXISTS scan_batch(
+    path TEXT NOT NULL, is_dir INTEGER NOT NULL, size INTEGER NOT NULL, created REAL,
+    modified REAL, accessed REAL, attributes INTEGER NOT NULL, link INTEGER NOT NULL)
+"""
+STAGE_ROWS = "INSERT INTO temp.scan_batch VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+
+# `change` is judged once per scan, on first sight (a scan resumed after a kill keeps what its
+# first attempt judged); a row the previous scan marked deleted is new again. A hash survives
+# while size and modification time stay the same. (`WHERE true` lets SQLite read ON CONFLICT
+# as the upsert clause rather than as part of the SELECT's join.)
+MERGE_BATCH = """
 INSERT INTO files(upn, path, is_dir, size, created, modified, accessed, attributes, link,
                   seen_scan, change)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new')
+SELECT :upn, path, is_dir, size, created, modified, accessed, attributes, link, :scan, 'new'
+FROM temp.scan_batch WHERE true
 ON CONFLICT(upn, path) DO UPDATE SET
     change = CASE
         WHEN files.seen_scan = excluded.seen_scan THEN files.change
@@ -69,22 +88,51 @@ def begin_scan(db: Database, upn: str, *, hashed: bool, atime_trusted: bool, now
         return cursor.lastrowid
 
 
-def write_batch(db: Database, entries: list[tuple], findings: list[tuple]) -> None:
-    """Rows for UPSERT_ENTRY and UPSERT_FINDING, in one transaction."""
+def write_batch(
+    db: Database,
+    upn: str,
+    scan_id: int,
+    rows: list[tuple],
+    findings: list[tuple],
+    unseen: Sequence[str] = (),
+) -> None:
+    """In one transaction: ROWS (path, is_dir, size, created, modified, accessed, attributes,
+    link) staged and merged into UPN's inventory for scan SCAN_ID, FINDINGS rows for
+    UPSERT_FINDING, and what the last scan saw below each UNSEEN folder (one that could not be
+    listed) kept as unverified."""
     with transaction(db):
-        db.conn.executemany(UPSERT_ENTRY, entries)
+        if rows:
+            db.conn.executemany(STAGE_ROWS, rows)
+            db.conn.execute(MERGE_BATCH, {"upn": upn, "scan": scan_id})
+            # Without a WHERE, SQLite empties the table at once instead of row by row.
+            db.conn.execute("DELETE FROM temp.scan_batch")
         db.conn.executemany(UPSERT_FINDING, findings)
+        for folder in unseen:
+            _keep_unseen_subtree(db, upn, scan_id, folder)
 
 
-def keep_unseen_subtree(db: Database, upn: str, scan_id: int, folder: str) -> None:
+@contextmanager
+def scan_writes(db: Database) -> Iterator[None]:
+    """The connection set up for a scan's stream of batches: the staging table, and commits
+    that do not wait for the disk (a scan cut short by a power cut is resumed like a killed one,
+    so its last batches need not survive one), restored afterwards."""
+    synchronous = db.execute("PRAGMA synchronous").fetchone()[0]
+    db.execute(STAGING)
+    db.execute("PRAGMA synchronous = NORMAL")
+    try:
+        yield
+    finally:
+        db.execute(f"PRAGMA synchronous = {synchronous}")
+
+
+def _keep_unseen_subtree(db: Database, upn: str, scan_id: int, folder: str) -> None:
     """A folder that could not be listed is not a deleted folder: keep what the last scan saw
     below it, marked 'unverified' rather than deleted."""
-    with transaction(db):
-        db.execute(
-            "UPDATE files SET seen_scan = ?, change = 'unverified' WHERE upn = ?"
-            " AND path >= ? AND path < ? AND change != 'deleted' AND seen_scan < ?",
-            [scan_id, upn, folder + "/", folder + "0", scan_id],
-        )
+    db.execute(
+        "UPDATE files SET seen_scan = ?, change = 'unverified' WHERE upn = ?"
+        " AND path >= ? AND path < ? AND change != 'deleted' AND seen_scan < ?",
+        [scan_id, upn, folder + "/", folder + "0", scan_id],
+    )
 
 
 def finish_scan(db: Database, upn: str, scan_id: int, now: str) -> ScanCounts:

@@ -1,7 +1,11 @@
 """Scanning users: list each home folder, write the inventory in batches, hash what needs it,
-and close the scan with its deltas. One user's trouble never stops the others."""
+and close the scan with its deltas. One user's trouble never stops the others.
 
-from collections.abc import Iterator
+`scan_users` lists in lister processes beside this one, which only writes; `scan_user` lists
+one user in this process, for callers that hold a Source object rather than a way to open one.
+"""
+
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -9,18 +13,14 @@ from sqlite_utils import Database
 
 from hdrive_migrate.hashing import hash_stream
 from hdrive_migrate.scan import inventory
+from hdrive_migrate.scan.batches import Batch, ListingPlan, TopUnreadable, user_batches
 from hdrive_migrate.scan.excludes import Excludes
-from hdrive_migrate.scan.findings import (
-    STUB_BITS,
-    folder_findings,
-    has_bad_encoding,
-    printable,
-)
-from hdrive_migrate.scan.walker import Listing, join, list_tree
-from hdrive_migrate.sources import Entry, EntryError, Source
+from hdrive_migrate.scan.findings import STUB_BITS
+from hdrive_migrate.scan.listers import Finished, ListerPool, default_listers
+from hdrive_migrate.scan.walker import join
+from hdrive_migrate.sources import EntryError, Source
 from hdrive_migrate.store import now_text, record_event, transaction
 
-BATCH_ROWS = 2000
 HASH_BATCH = 256
 FOLDER_MISSING = "folder_missing"
 
@@ -31,7 +31,11 @@ class ScanOptions:
     excludes: Excludes
     hashed: bool = False
     atime_trusted: bool = False
-    workers: int = 8
+    workers: int = 8  # threads listing one user's folders at once, and hashing
+    listers: int | None = None  # lister processes for scan_users; None: one per core
+
+    def listing_plan(self) -> ListingPlan:
+        return ListingPlan(self.target_folder, self.excludes, self.workers)
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,58 @@ class Progress:
     def hashed(self, files: int, size: int) -> None: ...
 
 
+@dataclass(frozen=True)
+class _UserScan:
+    upn: str
+    folder: str
+    scan_id: int
+
+
+def scan_users(
+    db: Database,
+    source: Source,
+    open_source: Callable[[], Source],
+    users: list[tuple[str, str]],
+    options: ScanOptions,
+    progress: Progress | None = None,
+) -> list[ScanResult]:
+    """Inventory each (upn, folder) of USERS into `db`, in that order of results. Folders are
+    listed by `options.listers` processes, each through its own source from OPEN_SOURCE; this
+    process writes, and hashes through SOURCE. A lost source raises SourceError."""
+    progress = progress or Progress()
+    listers = max(1, min(options.listers or default_listers(), len(users)))
+    results: dict[int, ScanResult] = {}
+    queued = iter(enumerate(users))
+    active: dict[int, _UserScan] = {}
+    with inventory.scan_writes(db):
+        pool = ListerPool(open_source, options.listing_plan(), listers)
+        try:
+            # One user waiting for each lister that finishes, so none stands idle.
+            for _ in range(listers + 1):
+                _hand_out(db, pool, queued, active, options, progress)
+            for message in pool.results() if active else ():
+                user = active[message.index]
+                if not isinstance(message, Finished):
+                    _write(db, user, message.batch, progress)
+                    continue
+                results[message.index] = _finish(db, source, user, message.top, options, progress)
+                del active[message.index]
+                _hand_out(db, pool, queued, active, options, progress)
+                if not active:
+                    break
+        finally:
+            pool.close()
+    return [results[index] for index in range(len(users))]
+
+
+def _hand_out(db, pool: ListerPool, queued, active: dict, options: ScanOptions, progress) -> None:
+    """Begin the next user's scan and give their folder to the listers, if any is left."""
+    for index, (upn, folder) in queued:
+        active[index] = _begin(db, upn, folder, options, progress)
+        pool.list_user(index, folder)
+        return
+
+
 def scan_user(
     db: Database,
     source: Source,
@@ -68,101 +124,77 @@ def scan_user(
     options: ScanOptions,
     progress: Progress | None = None,
 ) -> ScanResult:
-    """Inventory one user's folder into `db`; a folder that cannot be listed fails this user
-    only, with a finding that says why."""
+    """Inventory one user's folder into `db`, listing it in this process; a folder that cannot
+    be listed fails this user only, with a finding that says why."""
     progress = progress or Progress()
+    with inventory.scan_writes(db):
+        user = _begin(db, upn, folder, options, progress)
+        top = None
+        for batch in user_batches(source, folder, options.listing_plan()):
+            if isinstance(batch, TopUnreadable):
+                top = batch
+            else:
+                _write(db, user, batch, progress)
+        return _finish(db, source, user, top, options, progress)
+
+
+def _begin(db: Database, upn: str, folder: str, options: ScanOptions, progress) -> _UserScan:
     progress.start_user(upn)
     scan_id = inventory.begin_scan(
         db, upn, hashed=options.hashed, atime_trusted=options.atime_trusted, now=now_text()
     )
-    listings = list_tree(source, folder, descend=options.excludes.keep, workers=options.workers)
-    first = next(listings)
-    if first.error is not None:
-        return _fail(db, upn, scan_id, first.error)
-    _write_listings(db, upn, scan_id, _chain(first, listings), options, progress)
+    return _UserScan(upn, folder, scan_id)
+
+
+def _write(db: Database, user: _UserScan, batch: Batch, progress: Progress) -> None:
+    at = now_text()
+    findings = [
+        (user.upn, user.scan_id, kind, path, detail, at) for kind, path, detail in batch.findings
+    ]
+    findings += [
+        (user.upn, user.scan_id, kind, path, detail, at) for path, kind, detail in batch.unreadable
+    ]
+    unseen = [path for path, _, _ in batch.unreadable]
+    inventory.write_batch(db, user.upn, user.scan_id, batch.rows, findings, unseen)
+    progress.listed(batch.listed, batch.size)
+
+
+def _finish(
+    db: Database,
+    source: Source,
+    user: _UserScan,
+    top: TopUnreadable | None,
+    options: ScanOptions,
+    progress: Progress,
+) -> ScanResult:
+    """The user's result once their listing is written: failed when their folder could not be
+    listed; else hashed when asked, then closed with its deltas."""
+    if top is not None:
+        return _fail(db, user, top)
     if options.hashed:
-        _hash_pending(db, source, upn, folder, scan_id, options.workers, progress)
-    counts = inventory.finish_scan(db, upn, scan_id, now_text())
-    findings = _finding_count(db, upn)
+        _hash_pending(db, source, user.upn, user.folder, user.scan_id, options.workers, progress)
+    counts = inventory.finish_scan(db, user.upn, user.scan_id, now_text())
+    findings = _finding_count(db, user.upn)
     record_event(
         db,
         "scan",
-        upn,
+        user.upn,
         {
-            "scan_id": scan_id,
+            "scan_id": user.scan_id,
             "files": counts.files,
             "bytes": counts.bytes,
             "hashed": options.hashed,
         },
     )
-    return ScanResult(upn, scan_id, "complete", counts, findings)
+    return ScanResult(user.upn, user.scan_id, "complete", counts, findings)
 
 
-def _chain(first: Listing, rest: Iterator[Listing]) -> Iterator[Listing]:
-    yield first
-    yield from rest
-
-
-def _fail(db: Database, upn: str, scan_id: int, error: EntryError) -> ScanResult:
-    kind = FOLDER_MISSING if error.kind == "vanished" else error.kind
-    inventory.write_batch(db, [], [(upn, scan_id, kind, "", error.detail, now_text())])
-    inventory.fail_scan(db, scan_id, now_text())
-    return ScanResult(upn, scan_id, "failed", inventory.ScanCounts(), 1, error.detail)
-
-
-def _write_listings(
-    db: Database,
-    upn: str,
-    scan_id: int,
-    listings: Iterator[Listing],
-    options: ScanOptions,
-    progress: Progress,
-) -> None:
-    rows: list[tuple] = []
-    findings: list[tuple] = []
-    at = now_text()
-    for listing in listings:
-        if listing.error is not None:
-            path = printable(listing.folder)
-            findings.append((upn, scan_id, listing.error.kind, path, listing.error.detail, at))
-            inventory.keep_unseen_subtree(db, upn, scan_id, path)
-            continue
-        entries = options.excludes.kept(listing.folder, listing.entries)
-        rows += _rows(upn, scan_id, listing.folder, entries)
-        findings += [
-            (upn, scan_id, kind, printable(path), detail, at)
-            for path, kind, detail in folder_findings(
-                listing.folder, entries, options.target_folder
-            )
-        ]
-        size = sum(entry.size for entry in entries if not entry.is_dir)
-        progress.listed(len(listing.entries), size)
-        if len(rows) >= BATCH_ROWS:
-            inventory.write_batch(db, rows, findings)
-            rows, findings = [], []
-    inventory.write_batch(db, rows, findings)
-
-
-def _rows(upn: str, scan_id: int, folder: str, entries: list[Entry]) -> list[tuple]:
-    """Inventory rows for UPSERT_ENTRY; built in one pass, as this runs once per file."""
-    prefix = f"{folder}/" if folder else ""
-    names = prefix + "".join(entry.name for entry in entries)
-    escape = printable if has_bad_encoding(names) else str
-    return [
-        (
-            upn,
-            escape(prefix + e.name),
-            e.is_dir,
-            e.size,
-            e.created,
-            e.modified,
-            e.accessed,
-            e.attributes,
-            e.is_link,
-            scan_id,
-        )
-        for e in entries
-    ]
+def _fail(db: Database, user: _UserScan, top: TopUnreadable) -> ScanResult:
+    kind = FOLDER_MISSING if top.kind == "vanished" else top.kind
+    finding = (user.upn, user.scan_id, kind, "", top.detail, now_text())
+    inventory.write_batch(db, user.upn, user.scan_id, [], [finding])
+    inventory.fail_scan(db, user.scan_id, now_text())
+    return ScanResult(user.upn, user.scan_id, "failed", inventory.ScanCounts(), 1, top.detail)
 
 
 def _hash_pending(

@@ -1,0 +1,84 @@
+"""One user's listing as batches ready for the inventory: rows, findings and the folders that
+could not be listed. Built where the listing happens (a lister process), so the writer only
+writes; every value is plain data, cheap to send between processes."""
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from hdrive_migrate.scan.excludes import Excludes
+from hdrive_migrate.scan.findings import folder_findings, has_bad_encoding, printable
+from hdrive_migrate.scan.walker import Listing, list_tree
+from hdrive_migrate.sources import Entry, Source
+
+BATCH_ROWS = 5000
+
+
+@dataclass(frozen=True)
+class ListingPlan:
+    """What a lister needs to know to list one user's folder."""
+
+    target_folder: str
+    excludes: Excludes
+    threads: int = 1  # folders listed at once within the lister (see Source.parallel_listings)
+
+
+@dataclass
+class Batch:
+    """Up to about BATCH_ROWS inventory rows (path, is_dir, size, created, modified, accessed,
+    attributes, link), the findings among them as (kind, path, detail), and the folders that
+    could not be listed as (path, kind, detail). `listed` and `size` feed the progress."""
+
+    rows: list[tuple] = field(default_factory=list)
+    findings: list[tuple[str, str, str]] = field(default_factory=list)
+    unreadable: list[tuple[str, str, str]] = field(default_factory=list)
+    listed: int = 0
+    size: int = 0
+
+    def add(self, listing: Listing, plan: ListingPlan) -> None:
+        if listing.error is not None:
+            error = listing.error
+            self.unreadable.append((printable(listing.folder), error.kind, error.detail))
+            return
+        entries = plan.excludes.kept(listing.folder, listing.entries)
+        self.rows += rows_of(listing.folder, entries)
+        self.findings += [
+            (kind, printable(path), detail)
+            for path, kind, detail in folder_findings(listing.folder, entries, plan.target_folder)
+        ]
+        self.listed += len(listing.entries)
+        self.size += sum(entry.size for entry in entries if not entry.is_dir)
+
+
+@dataclass(frozen=True)
+class TopUnreadable:
+    """The user's own folder could not be listed: `kind` and `detail` of the EntryError."""
+
+    kind: str
+    detail: str
+
+
+def user_batches(source: Source, folder: str, plan: ListingPlan) -> Iterator[Batch | TopUnreadable]:
+    """The listing of FOLDER (a source path) in batches; just a TopUnreadable when FOLDER
+    itself cannot be listed. A lost source raises SourceError from the listing."""
+    listings = list_tree(source, folder, descend=plan.excludes.keep, workers=plan.threads)
+    first = next(listings)
+    if first.error is not None:
+        yield TopUnreadable(first.error.kind, first.error.detail)
+        return
+    batch = Batch()
+    batch.add(first, plan)
+    for listing in listings:
+        batch.add(listing, plan)
+        if len(batch.rows) >= BATCH_ROWS:
+            yield batch
+            batch = Batch()
+    yield batch
+
+
+def rows_of(folder: str, entries: list[Entry]) -> list[tuple]:
+    """Inventory rows for the entries of FOLDER; built in one pass, as this runs once per file.
+    A name that is not valid Unicode is stored escaped (findings.printable)."""
+    prefix = f"{folder}/" if folder else ""
+    names = prefix + "".join(entry.name for entry in entries)
+    escape = printable if has_bad_encoding(names) else str
+    return [(escape(prefix + e[0]), *e[1:]) for e in entries]

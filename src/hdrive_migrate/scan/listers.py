@@ -1,0 +1,112 @@
+"""Lister processes: each takes one user at a time from a task queue, lists that user's folder
+through a source of its own (its own SMB connections, its own descriptors) and sends the
+batches back to the one process that writes the inventory.
+
+Processes, not threads: building a row per entry is Python work, and in one process the GIL
+would let listing and writing take turns instead of running side by side. The result queue is
+bounded, so listers that get ahead of the writer wait, and memory stays flat."""
+
+import multiprocessing
+import os
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from hdrive_migrate.scan.batches import Batch, ListingPlan, TopUnreadable, user_batches
+from hdrive_migrate.sources import Source, SourceError
+
+# Messages in flight per lister: enough to keep the writer busy, few enough to stay small.
+QUEUED_PER_LISTER = 4
+
+
+def default_listers() -> int:
+    """One lister per core: the writer's share of the work is smaller than a lister's."""
+    return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A batch of user number `index` (in the order users were handed out)."""
+
+    index: int
+    batch: Batch
+
+
+@dataclass(frozen=True)
+class Finished:
+    """User number `index` is listed; `top` is set when their folder could not be listed."""
+
+    index: int
+    top: TopUnreadable | None = None
+
+
+class ListerPool:
+    """LISTERS processes listing the folders handed to them with `list_user`, each through the
+    source OPEN_SOURCE makes (called in the lister). `results()` yields Listed and Finished as
+    they arrive; a lister that lost its source stops the pool with that SourceError."""
+
+    def __init__(self, open_source: Callable[[], Source], plan: ListingPlan, listers: int):
+        # fork starts a lister in milliseconds and needs nothing pickled; elsewhere, spawn.
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        self.tasks = context.SimpleQueue()
+        self.messages = context.Queue(maxsize=QUEUED_PER_LISTER * listers)
+        self.processes = [
+            context.Process(
+                target=_lister, args=(open_source, plan, self.tasks, self.messages), daemon=True
+            )
+            for _ in range(listers)
+        ]
+        for process in self.processes:
+            process.start()
+
+    def list_user(self, index: int, folder: str) -> None:
+        self.tasks.put((index, folder))
+
+    def results(self) -> Iterator[Listed | Finished]:
+        while True:
+            message = self.messages.get()
+            if isinstance(message, Listed | Finished):
+                yield message
+            elif message[0] == "lost":
+                raise SourceError(message[1], fix=message[2], where=message[3])
+            else:
+                raise RuntimeError(f"a lister process failed:\n{message[1]}")
+
+    def close(self) -> None:
+        """Stop the listers: those idle end at once, any still busy (a scan stopped part-way)
+        are terminated; they only ever read the source."""
+        for _ in self.processes:
+            self.tasks.put(None)
+        for process in self.processes:
+            process.join(timeout=1)
+            if process.is_alive():
+                process.terminate()
+                process.join()
+        self.messages.close()
+        self.messages.cancel_join_thread()
+
+
+def _lister(open_source, plan: ListingPlan, tasks, messages) -> None:
+    """A lister process's life: list each user handed to it until told to stop (None)."""
+    try:
+        source = open_source()
+    except SourceError as error:
+        messages.put(("lost", error.what, error.fix, error.where))
+        return
+    try:
+        while (task := tasks.get()) is not None:
+            index, folder = task
+            top = None
+            for batch in user_batches(source, folder, plan):
+                if isinstance(batch, TopUnreadable):
+                    top = batch
+                else:
+                    messages.put(Listed(index, batch))
+            messages.put(Finished(index, top))
+    except SourceError as error:
+        messages.put(("lost", error.what, error.fix, error.where))
+    except BaseException:  # handed to the writer, which raises it; nothing is swallowed
+        messages.put(("crash", traceback.format_exc()))
+    finally:
+        source.close()

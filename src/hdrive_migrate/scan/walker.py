@@ -101,12 +101,16 @@ class _TreeLister:
             except BaseException as error:  # handed to the consumer, which raises it
                 self.put(error)
                 return
+            # Children count before they can be taken, and this folder stops counting only once
+            # its listing is queued: so the count reaches 0 after every listing is queued.
             with self.lock:
-                self.outstanding += len(children) - 1
-                finished = self.outstanding == 0
+                self.outstanding += len(children)
             for child in children:
                 self.pending.put(child)
             self.put(listing)
+            with self.lock:
+                self.outstanding -= 1
+                finished = self.outstanding == 0
             if finished:
                 self.put(_DONE)
 

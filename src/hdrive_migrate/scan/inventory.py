@@ -117,6 +117,8 @@ def scan_writes(db: Database) -> Iterator[None]:
     that do not wait for the disk (a scan cut short by a power cut is resumed like a killed one,
     so its last batches need not survive one), restored afterwards."""
     synchronous = db.execute("PRAGMA synchronous").fetchone()[0]
+    # Set before the staging table exists: changing it drops TEMP tables.
+    db.execute("PRAGMA temp_store = MEMORY")
     db.execute(STAGING)
     db.execute("PRAGMA synchronous = NORMAL")
     try:
@@ -136,19 +138,15 @@ def _keep_unseen_subtree(db: Database, upn: str, scan_id: int, folder: str) -> N
 
 
 def finish_scan(db: Database, upn: str, scan_id: int, now: str) -> ScanCounts:
-    """Mark what this scan did not see as deleted, drop older scan findings, store the counts."""
+    """Mark what this scan did not see as deleted (in one statement: taking `seen_scan`, they
+    count among this scan's rows), drop older scan findings, store the counts."""
     with transaction(db):
-        deleted = db.execute(
-            "UPDATE files SET change = 'deleted', seen_scan = ? WHERE upn = ?"
-            " AND seen_scan < ? AND change != 'deleted' AND is_dir = 0",
-            [scan_id, upn, scan_id],
-        ).rowcount
         db.execute(
             "UPDATE files SET change = 'deleted', seen_scan = ? WHERE upn = ?"
             " AND seen_scan < ? AND change != 'deleted'",
             [scan_id, upn, scan_id],
         )
-        counts = _counts(db, upn, scan_id, deleted)
+        counts = _counts(db, upn, scan_id)
         db.execute(
             "DELETE FROM findings WHERE upn = ? AND stage = 'scan' AND scan_id != ?",
             [upn, scan_id],
@@ -178,19 +176,23 @@ def fail_scan(db: Database, scan_id: int, now: str) -> None:
         )
 
 
-def _counts(db: Database, upn: str, scan_id: int, deleted: int) -> ScanCounts:
-    totals = {"files": 0, "folders": 0, "bytes": 0, "new": 0, "changed": 0, "unchanged": 0}
+def _counts(db: Database, upn: str, scan_id: int) -> ScanCounts:
+    """This scan's totals; files it found deleted count only as deleted."""
+    totals = dict.fromkeys(("files", "folders", "bytes", "new", "changed", "unchanged"), 0)
+    deleted = 0
     rows = db.execute(
         "SELECT is_dir, change, count(*), total(size) FROM files"
-        " WHERE upn = ? AND seen_scan = ? AND change != 'deleted' GROUP BY is_dir, change",
+        " WHERE upn = ? AND seen_scan = ? GROUP BY is_dir, change",
         [upn, scan_id],
     )
     for is_dir, change, count, size in rows:
-        if is_dir:
+        if change == "deleted":
+            deleted += 0 if is_dir else count
+        elif is_dir:
             totals["folders"] += count
-            continue
-        totals["files"] += count
-        totals["bytes"] += int(size)
-        if change in totals:
-            totals[change] += count
+        else:
+            totals["files"] += count
+            totals["bytes"] += int(size)
+            if change in totals:
+                totals[change] += count
     return ScanCounts(**totals, deleted=deleted)

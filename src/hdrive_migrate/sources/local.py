@@ -123,28 +123,35 @@ def _entry_error(exc: OSError, path: str, kind: str) -> EntryError:
     return EntryError(kind, f"{path}: {exc.strerror or exc}")
 
 
+_HAS_BIRTHTIME = hasattr(os.stat_result, "st_birthtime")
+_FORMAT = stat.S_IFMT(0o177777)
+
+
 def _entry(item: os.DirEntry) -> Entry | None:
+    # Runs once per file: plain bit tests and positional fields, no helper calls.
     try:
         info = item.stat(follow_symlinks=False)
     except FileNotFoundError:
         return None
     mode = info.st_mode
-    is_dir, is_link = stat.S_ISDIR(mode), stat.S_ISLNK(mode)
+    kind = mode & _FORMAT
+    is_dir, is_link = kind == stat.S_IFDIR, kind == stat.S_IFLNK
+    name = item.name
     attributes = (
         (DIRECTORY if is_dir else 0)
-        | (HIDDEN if item.name.startswith(".") else 0)
+        | (HIDDEN if name[:1] == "." else 0)
         | (READONLY if not is_dir and not mode & _WRITE_BITS else 0)
         | (REPARSE_POINT if is_link else 0)
     )
     return Entry(
-        name=item.name,
-        is_dir=is_dir,
-        size=0 if is_dir else info.st_size,
-        created=getattr(info, "st_birthtime", None),
-        modified=info.st_mtime,
-        accessed=info.st_atime,
-        attributes=attributes,
-        is_link=is_link,
+        name,
+        is_dir,
+        0 if is_dir else info.st_size,
+        info.st_birthtime if _HAS_BIRTHTIME else None,
+        info.st_mtime,
+        info.st_atime,
+        attributes,
+        is_link,
     )
 
 

@@ -4,6 +4,7 @@ writes; every value is plain data, cheap to send between processes."""
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from hdrive_migrate.scan.excludes import Excludes
 from hdrive_migrate.scan.findings import folder_findings, has_bad_encoding, printable
@@ -11,6 +12,7 @@ from hdrive_migrate.scan.walker import Listing, list_tree
 from hdrive_migrate.sources import Entry, Source
 
 BATCH_ROWS = 5000
+_SIZE = itemgetter(2)
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ class Batch:
             for path, kind, detail in folder_findings(listing.folder, entries, plan.target_folder)
         ]
         self.listed += len(listing.entries)
-        self.size += sum(entry.size for entry in entries if not entry.is_dir)
+        self.size += sum(map(_SIZE, entries))  # a folder's size is 0
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,6 @@ def rows_of(folder: str, entries: list[Entry]) -> list[tuple]:
     """Inventory rows for the entries of FOLDER; built in one pass, as this runs once per file.
     A name that is not valid Unicode is stored escaped (findings.printable)."""
     prefix = f"{folder}/" if folder else ""
-    names = prefix + "".join(entry.name for entry in entries)
-    escape = printable if has_bad_encoding(names) else str
-    return [(escape(prefix + e[0]), *e[1:]) for e in entries]
+    if has_bad_encoding(prefix + "".join([entry[0] for entry in entries])):
+        return [(printable(prefix + e[0]), *e[1:]) for e in entries]
+    return [(prefix + e[0], *e[1:]) for e in entries]

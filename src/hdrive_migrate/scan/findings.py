@@ -2,6 +2,8 @@
 not see. Pure: plain values in, (kind, detail) pairs out."""
 
 import re
+from functools import reduce
+from operator import itemgetter, or_
 
 from hdrive_migrate import naming
 from hdrive_migrate.sources import OFFLINE, RECALL_ON_DATA_ACCESS, RECALL_ON_OPEN, Entry
@@ -27,8 +29,12 @@ _DETAILS = {
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+_NAME, _SIZE, _ATTRIBUTES, _IS_LINK = itemgetter(0), itemgetter(2), itemgetter(6), itemgetter(7)
+
+
 def has_bad_encoding(name: str) -> bool:
-    return _SURROGATE.search(name) is not None
+    # isascii() answers for nearly every name at once; only the rest need the search.
+    return not name.isascii() and _SURROGATE.search(name) is not None
 
 
 def printable(path: str) -> str:
@@ -63,18 +69,17 @@ def folder_is_clean(folder: str, entries: list[Entry], target_folder: str) -> bo
     """True when no entry of the folder can have a finding (and its paths need no escaping)."""
     if not entries:
         return True
-    names = [entry.name for entry in entries]
+    # Column by column (map and itemgetter run at C speed), as this runs once per folder
+    # over every entry; a folder's size is 0, so the largest size is the largest file's.
+    names = list(map(_NAME, entries))
     longest = len(target_folder) + len(folder) + 2 + max(map(len, names))
     return (
         naming.all_names_fine(names)
         and longest <= naming.MAX_PATH_CHARACTERS
         and not has_bad_encoding(folder + "/".join(names))
-        and not any(
-            entry.is_link
-            or entry.attributes & STUB_BITS
-            or (entry.size > naming.MAX_FILE_BYTES and not entry.is_dir)
-            for entry in entries
-        )
+        and not any(map(_IS_LINK, entries))
+        and not reduce(or_, map(_ATTRIBUTES, entries)) & STUB_BITS
+        and max(map(_SIZE, entries)) <= naming.MAX_FILE_BYTES
     )
 
 

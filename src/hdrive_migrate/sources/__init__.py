@@ -27,7 +27,7 @@ class Entry(NamedTuple):
 
     name: str
     is_dir: bool
-    size: int
+    size: int  # 0 for a folder
     created: float | None
     modified: float
     accessed: float

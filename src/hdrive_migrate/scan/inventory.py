@@ -11,6 +11,7 @@ judgement, instead of being compared with itself."""
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import chain
 
 from sqlite_utils import Database
 
@@ -23,7 +24,12 @@ CREATE TEMP TABLE IF NOT EXISTS scan_batch(
     path TEXT NOT NULL, is_dir INTEGER NOT NULL, size INTEGER NOT NULL, created REAL,
     modified REAL, accessed REAL, attributes INTEGER NOT NULL, link INTEGER NOT NULL)
 """
-STAGE_ROWS = "INSERT INTO temp.scan_batch VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+ROW_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?)"
+STAGE_ROWS = f"INSERT INTO temp.scan_batch VALUES {ROW_VALUES}"
+# Rows staged per statement: one statement binding a hundred rows costs about half as much per
+# row as a hundred statements of one.
+STAGE_CHUNK = 100
+STAGE_CHUNKS = "INSERT INTO temp.scan_batch VALUES " + ", ".join([ROW_VALUES] * STAGE_CHUNK)
 
 # `change` is judged once per scan, on first sight (a scan resumed after a kill keeps what its
 # first attempt judged); a row the previous scan marked deleted is new again. A hash survives
@@ -102,13 +108,23 @@ def write_batch(
     listed) kept as unverified."""
     with transaction(db):
         if rows:
-            db.conn.executemany(STAGE_ROWS, rows)
+            _stage(db, rows)
             db.conn.execute(MERGE_BATCH, {"upn": upn, "scan": scan_id})
             # Without a WHERE, SQLite empties the table at once instead of row by row.
             db.conn.execute("DELETE FROM temp.scan_batch")
         db.conn.executemany(UPSERT_FINDING, findings)
         for folder in unseen:
             _keep_unseen_subtree(db, upn, scan_id, folder)
+
+
+def _stage(db: Database, rows: list[tuple]) -> None:
+    whole = len(rows) - len(rows) % STAGE_CHUNK
+    values = list(chain.from_iterable(rows[:whole]))
+    width = len(rows[0]) * STAGE_CHUNK
+    db.conn.executemany(
+        STAGE_CHUNKS, [values[at : at + width] for at in range(0, len(values), width)]
+    )
+    db.conn.executemany(STAGE_ROWS, rows[whole:])
 
 
 @contextmanager

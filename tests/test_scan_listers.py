@@ -2,7 +2,11 @@
 whatever the number of listers; their number from [scan] listers or --listers; a lost source
 in a lister stops the scan with its one line."""
 
+import os
+import signal
 import sqlite3
+import subprocess
+import time
 from functools import partial
 from pathlib import Path
 
@@ -17,6 +21,8 @@ from hdrive_migrate.scan.run import ScanOptions, scan_user, scan_users
 from hdrive_migrate.sources import SourceError
 from hdrive_migrate.sources.open import open_source
 from hdrive_migrate.workspace import create_workspace, open_workspace
+
+from conftest import require_binary
 
 USERS = [
     ("alice@contoso.test", "alice"),
@@ -130,3 +136,36 @@ def test_a_bad_listers_setting_names_its_line(tmp_path, line, words):
     with pytest.raises(ConfigError) as caught:
         load_config(tmp_path)
     assert str(caught.value).startswith(f"{tmp_path / CONFIG_NAME}:4: {words}. Fix: ")
+
+
+def test_ctrl_c_stops_the_listers_too_with_one_line(tmp_path):
+    source = tmp_path / "homes"
+    big_home(source)
+    folder = make_workspace(tmp_path / "ws", source)
+    command = subprocess.Popen(
+        [str(require_binary("hdrive-migrate")), "scan", "--hash", "--listers", "2", "-w", folder],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # a group of its own, as a terminal's foreground job
+    )
+    deadline = time.monotonic() + 60
+    while len(children(command.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    listers = children(command.pid)
+    assert len(listers) == 2, "the listers did not start"
+    os.killpg(command.pid, signal.SIGINT)  # Ctrl-C reaches every process of the group
+    _, err = command.communicate(timeout=30)
+    assert command.returncode == 130, err
+    assert err == (
+        "stopped by Ctrl-C. Fix: run the same command again; it resumes, and what was finished "
+        "is kept\n"
+    )
+    assert not any(Path(f"/proc/{pid}").exists() for pid in listers)
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        found += [int(child) for child in task.read_text().split()]
+    return found

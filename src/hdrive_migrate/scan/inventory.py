@@ -140,6 +140,10 @@ def scan_writes(db: Database) -> Iterator[None]:
     try:
         yield
     finally:
+        if db.conn.in_transaction:
+            # Ctrl-C can land between BEGIN and the block that would roll it back; what was
+            # not committed is listed again when the scan resumes.
+            db.conn.rollback()
         db.execute(f"PRAGMA synchronous = {synchronous}")
 
 

@@ -8,6 +8,7 @@ bounded, so listers that get ahead of the writer wait, and memory stays flat."""
 
 import multiprocessing
 import os
+import signal
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -57,8 +58,14 @@ class ListerPool:
             )
             for _ in range(listers)
         ]
-        for process in self.processes:
-            process.start()
+        # Ctrl-C reaches the whole process group: held back while the listers start, so that
+        # none is interrupted before it has set itself to ignore it (_lister).
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            for process in self.processes:
+                process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
     def list_user(self, index: int, folder: str) -> None:
         self.tasks.put((index, folder))
@@ -89,6 +96,9 @@ class ListerPool:
 
 def _lister(open_source, plan: ListingPlan, tasks, messages) -> None:
     """A lister process's life: list each user handed to it until told to stop (None)."""
+    # The writer alone answers Ctrl-C, and stops the listers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     try:
         source = open_source()
     except SourceError as error:

@@ -1,12 +1,12 @@
 """The scanner's writes to the workspace database: scans, inventory rows with their change
 since the previous scan, and findings.
 
-A listing streams in as batches of thousands of rows. Each batch goes into a staging table with
-one executemany, and one set-based statement merges it into `files`, judging every row against
-what the previous completed scan left there: new, changed or unchanged. Once the listing is
-over, what the scan did not see is marked deleted, again in one statement. A killed scan that
-runs again converges on the same inventory: a row this scan has already judged keeps its
-judgement, instead of being compared with itself."""
+A listing streams in as batches of thousands of rows. Each batch goes into a staging table
+with executemany (a hundred rows per statement), and one set-based statement merges it into
+`files`, judging every row against what the previous completed scan left there: new, changed
+or unchanged. Once the listing is over, what the scan did not see is marked deleted, again in
+one statement. A killed scan that runs again converges on the same inventory: a row this scan
+has already judged keeps its judgement, instead of being compared with itself."""
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager

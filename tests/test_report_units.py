@@ -2,6 +2,7 @@
 and file names, the mapping of outcomes to SPMT's words, and the template shipped with the
 package."""
 
+import sqlite3
 from collections import Counter
 from importlib import resources
 from pathlib import Path
@@ -9,15 +10,23 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlite_utils import Database
 
 from hdrive_migrate.errors import HdriveError
 from hdrive_migrate.migrate.reasons import REASONS, Reason
+from hdrive_migrate.outputs import FORMULA_STARTS
 from hdrive_migrate.report import failures_doc
 from hdrive_migrate.report.charts import MAX_BUCKETS, PLOT_HEIGHT, bar_chart, time_chart
 from hdrive_migrate.report.columns import OUTCOMES
 from hdrive_migrate.report.export import default_folder
 from hdrive_migrate.report.folder import manifest_name, ours, previous_report
-from hdrive_migrate.report.rows import STATUSES, SourcePaths, extension
+from hdrive_migrate.report.rows import (
+    EXTENSION_SQL,
+    RENAMED_MESSAGE,
+    STATUSES,
+    source_sql,
+    user_cells,
+)
 from hdrive_migrate.report.summary import TEMPLATE
 from hdrive_migrate.report.tally import Timeline
 
@@ -106,19 +115,54 @@ def test_only_our_names_count_from_a_previous_sha256sums(tmp_path):
     assert previous_report(tmp_path / "missing") == set()
 
 
-def test_source_paths_keep_the_root_s_separators():
-    assert (
-        SourcePaths("\\\\files01\\home\\", "alice")("a/b.txt")
-        == "\\\\files01\\home\\alice\\a\\b.txt"
+def _sql(expression: str, **parameters) -> str:
+    return sqlite3.connect(":memory:").execute(f"SELECT {expression}", parameters).fetchone()[0]
+
+
+def _source(root: str, folder: str, path: str) -> str:
+    cells = user_cells(_empty_workspace(), "a@b.test", source_root=root, folder=folder, block=None)
+    return _sql(source_sql(":path"), path=path, prefix=cells.prefix, backslash=cells.backslash)
+
+
+def _empty_workspace():
+    db = Database(memory=True)
+    db.execute("CREATE TABLE plan_users(upn TEXT, run_id INTEGER)")
+    db.execute(
+        "CREATE TABLE plan_runs(id INTEGER, policy_id TEXT, policy_version TEXT,"
+        " policy_sha256 TEXT)"
     )
-    assert SourcePaths("/srv/homes/", "alice")("a/b.txt") == "/srv/homes/alice/a/b.txt"
-    assert [extension(n) for n in ("a.docx", "a", ".profile", "a.tar.gz", "a.")] == [
-        "docx",
-        "",
-        "",
-        "gz",
-        "",
-    ]
+    return db
+
+
+def test_source_paths_keep_the_root_s_separators():
+    assert _source("\\\\files01\\home\\", "alice", "a/b.txt") == (
+        "\\\\files01\\home\\alice\\a\\b.txt"
+    )
+    assert _source("/srv/homes/", "alice", "a/b.txt") == "/srv/homes/alice/a/b.txt"
+
+
+def _extension(name: str) -> str:
+    return _sql(EXTENSION_SQL.replace("name", ":name"), name=name) or ""
+
+
+def test_extensions_are_after_the_last_dot_of_a_name_with_a_stem():
+    names = ("a.docx", "a", ".profile", "a.tar.gz", "a.", "b.c.d.", "Ünïcode.дата", "..x")
+    expected = ["docx", "", "", "gz", "", "", "дата", "x"]
+    assert [_extension(name) for name in names] == expected
+
+
+@given(st.text(st.characters(exclude_characters="/", exclude_categories=["Cs"]), min_size=1))
+def test_the_extension_is_what_follows_the_last_dot(name):
+    stem, dot, suffix = name.rpartition(".")
+    assert _extension(name) == (suffix if dot and stem else "")
+
+
+def test_the_tool_s_own_words_never_start_like_a_formula():
+    """sql_csv_words leaves these unchecked (report.rows)."""
+    words = [status for status, _ in STATUSES.values()]
+    words += [reason.explanation for reason in REASONS.values()]
+    words += [RENAMED_MESSAGE, "user blocked: ", "not attempted yet", "decision "]
+    assert not [word for word in words if word.startswith((*FORMULA_STARTS, "'"))]
 
 
 def test_every_outcome_has_spmt_words():

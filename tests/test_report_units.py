@@ -4,6 +4,7 @@ package."""
 
 import sqlite3
 from collections import Counter
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 
@@ -14,10 +15,12 @@ from sqlite_utils import Database
 
 from hdrive_migrate.errors import HdriveError
 from hdrive_migrate.migrate.reasons import REASONS, Reason
+from hdrive_migrate.migrate.status import Report, UserState, Verification
 from hdrive_migrate.outputs import FORMULA_STARTS
 from hdrive_migrate.report import failures_doc
 from hdrive_migrate.report.charts import MAX_BUCKETS, PLOT_HEIGHT, bar_chart, time_chart
 from hdrive_migrate.report.columns import OUTCOMES
+from hdrive_migrate.report.cutover import CutoverFacts, blocker
 from hdrive_migrate.report.export import default_folder
 from hdrive_migrate.report.folder import manifest_name, ours, previous_report
 from hdrive_migrate.report.rows import (
@@ -175,3 +178,40 @@ def test_the_template_is_found_as_package_data():
     finds report/templates as a namespace package and includes its data files)."""
     template = resources.files("hdrive_migrate.report").joinpath("templates", TEMPLATE)
     assert template.is_file() and "<!DOCTYPE html>" in template.read_text("utf-8")
+
+
+def _migrated(verification) -> Report:
+    return Report(
+        "a@b.test", "W1", UserState("migrated"), 2, 20, {"migrate": 2}, 2,
+        {"migrated": 2}, 20, [], verification, "2026-12-01T10:00:00+00:00",
+    )  # fmt: skip
+
+
+PASS = "2026-12-01T10:00:00+00:00"
+BEFORE, AFTER = "2026-12-01T09:00:00+00:00", "2026-12-01T11:00:00+00:00"
+
+
+@pytest.mark.parametrize(
+    ("verified", "facts", "why"),
+    [
+        ((AFTER, "complete", 2, 2, 0, 0, 0), CutoverFacts(PASS, BEFORE, 0, 0), None),
+        (None, CutoverFacts(PASS, BEFORE, 0, 0), "not verified"),
+        ((AFTER, "failed", 0, 0, 0, 0, 0), CutoverFacts(PASS, BEFORE, 0, 0), "not verified"),
+        ((BEFORE, "complete", 2, 2, 0, 0, 0), CutoverFacts(PASS, None, 0, 0), "verified before"),
+        ((AFTER, "complete", 2, 1, 1, 0, 0), CutoverFacts(PASS, None, 0, 1), "1 copy not found"),
+        ((AFTER, "complete", 2, 2, 0, 0, 0), CutoverFacts(PASS, AFTER, 3, 0), "(3 files new"),
+        # Files in OneDrive that we did not put there do not hold cutover up.
+        ((AFTER, "complete", 2, 2, 0, 0, 5), CutoverFacts(PASS, BEFORE, 0, 0), None),
+    ],
+)
+def test_cutover_waits_for_a_verify_after_the_last_pass_and_no_change_since(verified, facts, why):
+    found = _migrated(Verification(*verified) if verified else None)
+    reason = blocker(found, facts)
+    assert reason is None if why is None else why in reason
+
+
+def test_only_migrated_users_can_cut_over():
+    found = replace(_migrated(None), state=UserState("migrating"))
+    assert blocker(found, CutoverFacts(PASS, BEFORE, 0, 0)).startswith(
+        "not migrated yet (state migrating)"
+    )

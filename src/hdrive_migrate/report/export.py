@@ -29,7 +29,9 @@ from hdrive_migrate.report.columns import (
     REGISTERS,
     SUMMARY_COLUMNS,
 )
+from hdrive_migrate.report.cutover import CUTOVER_COLUMNS, blocker, cutover_facts, cutover_row
 from hdrive_migrate.report.folder import (
+    CUTOVER,
     FAILURES,
     FIXED,
     ITEMS,
@@ -170,6 +172,7 @@ def _write(
 
         items = lines(ITEMS, ITEM_COLUMNS)
         summary = csv_writer(opened(SUMMARY_CSV, SUMMARY_COLUMNS))
+        cutover = csv_writer(opened(CUTOVER, CUTOVER_COLUMNS))
         registers = {
             action: buffered
             for name, actions in REGISTERS.items()
@@ -179,7 +182,11 @@ def _write(
         for part in write_in_parts(db, users, folder, source_root, items, registers):
             wave.timeline.merge(part.timeline)
             for found, tally in part.users:
-                summary.writerow(summary_row(found, tally))
+                facts = cutover_facts(db, found.upn)
+                not_ready = blocker(found, facts)
+                summary.writerow(summary_row(found, tally, not_ready))
+                if not_ready is None:
+                    cutover.writerow(cutover_row(found, facts))
                 wave.add(found, tally)
     failures = wave_failures(wave.tally, wave.users_by_reason)
     _write_failures(folder, failures)
@@ -215,8 +222,9 @@ def _write_failures(folder: ReportFolder, failures: list[WaveFailure]) -> None:
             )
 
 
-def summary_row(found: Report, tally: Tally) -> list:
-    """The user's row of summary.csv (columns.SUMMARY_COLUMNS)."""
+def summary_row(found: Report, tally: Tally, not_ready: str | None) -> list:
+    """The user's row of summary.csv (columns.SUMMARY_COLUMNS); NOT_READY says why they are not
+    on the cutover list (None: they are)."""
     state, cause = found.state
     by_decision = [
         value
@@ -243,6 +251,8 @@ def summary_row(found: Report, tally: Tally) -> list:
         _failures_text(tally.failures),
         found.last_activity,
         found.next_step,
+        "no" if not_ready else "yes",
+        not_ready,
     ]
 
 

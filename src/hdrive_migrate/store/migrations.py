@@ -309,10 +309,16 @@ def _chained_events(db: Database) -> None:
         )
 
 
+def _events_by_subject(db: Database) -> None:
+    """The cutover list asks, for each user, when the last migrate pass over them finished."""
+    db.execute("CREATE INDEX events_by_subject ON events(subject, action, at)")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _meta_and_events,
     _users_scans_and_inventory,
     _plans_reviews_and_disposals,
     _transfers_and_runs,
     _chained_events,
+    _events_by_subject,
 )

@@ -309,10 +309,20 @@ def _chained_events(db: Database) -> None:
         )
 
 
+def _user_identities(db: Database) -> None:
+    """6: each user's display name and on-premises account name (sAMAccountName) as the tenant
+    gives them at preflight, so the service desk can find a person by what callers say."""
+    db.execute("ALTER TABLE users ADD COLUMN display_name TEXT COLLATE NOCASE")
+    db.execute("ALTER TABLE users ADD COLUMN sam_account_name TEXT COLLATE NOCASE")
+    db.execute("CREATE INDEX users_by_display_name ON users(display_name)")
+    db.execute("CREATE INDEX users_by_sam_account_name ON users(sam_account_name)")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _meta_and_events,
     _users_scans_and_inventory,
     _plans_reviews_and_disposals,
     _transfers_and_runs,
     _chained_events,
+    _user_identities,
 )

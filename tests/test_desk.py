@@ -343,6 +343,19 @@ def test_a_non_loopback_host_is_refused_in_one_line(ws):
         assert "--trusted-user-header X-Remote-User" in result.stderr
 
 
+def test_a_taken_port_or_an_operator_beside_the_header_is_one_line(ws, page):
+    binary = str(require_binary("hdrive-migrate"))
+    port = page.url.rsplit(":", 1)[1].strip("/")
+    for args, words in (
+        (["--port", port], f"--port {port}: another program is already listening"),
+        (["--trusted-user-header", "X-User", "--operator", "Jo"], "drop --operator"),
+    ):
+        command = [binary, "serve", *args, "-w", str(ws)]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 2 and result.stderr.count("\n") == 1
+        assert words in result.stderr
+
+
 def test_behind_a_proxy_the_header_names_the_analyst_and_its_absence_is_401(ws):
     running = start_page(ws, "--trusted-user-header", "X-Remote-User")
     try:

@@ -6,6 +6,7 @@ import typer
 
 from hdrive_migrate.cli.audit import OPERATOR_OPTION, operator
 from hdrive_migrate.cli.common import WORKSPACE_OPTION
+from hdrive_migrate.errors import HdriveError
 
 EXAMPLE = (
     "Example: hdrive-migrate serve --port 8765 -w ./wave1; behind a proxy that signs analysts "
@@ -54,9 +55,10 @@ def serve(
     from hdrive_migrate.desk.server import serve_desk
 
     if trusted_user_header is not None and operator_name is not None:
-        raise typer.BadParameter(
-            "the proxy names each analyst in --trusted-user-header; drop --operator",
-            param_hint="--operator",
+        raise HdriveError(
+            "behind a proxy, the --trusted-user-header names each analyst",
+            fix="drop --operator",
+            where="--operator",
         )
     access = access_for(
         host,

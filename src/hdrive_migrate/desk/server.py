@@ -178,7 +178,7 @@ class DeskHandler(BaseHTTPRequestHandler):
         message = Message("Read-only", "This page only answers GET requests: use the form.")
         self._send(405, render_page(message=message), {"Allow": "GET"})
 
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _refuse_method
+    do_POST = do_PUT = do_DELETE = do_PATCH = _refuse_method
 
     def _send(self, status: int, html: str, extra: dict[str, str] | None = None) -> None:
         body = html.encode("utf-8")

@@ -20,6 +20,7 @@ from hdrive_migrate.cli import (
     report,
     review,
     scan,
+    serve,
     status,
     tenant,
     users,
@@ -55,6 +56,7 @@ app.command(name="migrate", epilog=migrate.EXAMPLE)(migrate.migrate)
 app.command(name="verify", epilog=verify.EXAMPLE)(verify.verify)
 app.command(name="status", epilog=status.EXAMPLE)(status.status)
 app.command(name="report", epilog=report.EXAMPLE)(report.report)
+app.command(name="serve", epilog=serve.EXAMPLE)(serve.serve)
 app.add_typer(audit.app, name="audit")
 
 

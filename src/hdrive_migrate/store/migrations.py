@@ -314,6 +314,15 @@ def _events_by_subject(db: Database) -> None:
     db.execute("CREATE INDEX events_by_subject ON events(subject, action, at)")
 
 
+def _user_identities(db: Database) -> None:
+    """Each user's display name and on-premises account name (sAMAccountName) as the tenant
+    gives them at preflight, so the service desk can find a person by what callers say."""
+    db.execute("ALTER TABLE users ADD COLUMN display_name TEXT COLLATE NOCASE")
+    db.execute("ALTER TABLE users ADD COLUMN sam_account_name TEXT COLLATE NOCASE")
+    db.execute("CREATE INDEX users_by_display_name ON users(display_name)")
+    db.execute("CREATE INDEX users_by_sam_account_name ON users(sam_account_name)")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _meta_and_events,
     _users_scans_and_inventory,
@@ -321,4 +330,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     _transfers_and_runs,
     _chained_events,
     _events_by_subject,
+    _user_identities,
 )

@@ -309,10 +309,29 @@ def _chained_events(db: Database) -> None:
         )
 
 
+def _notices(db: Database) -> None:
+    """6: the notices sent to users, one row per user and stage (before, after) once a send
+    was tried: `status` sent or failed, `reason` why it failed, `attempts` how many sends were
+    tried. A row whose status is sent is never sent again; the message itself is not kept."""
+    db.execute(
+        """CREATE TABLE notices(
+            upn TEXT NOT NULL COLLATE NOCASE,
+            stage TEXT NOT NULL,
+            status TEXT NOT NULL,
+            recipient TEXT NOT NULL,
+            wave TEXT,
+            reason TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            at TEXT NOT NULL,
+            PRIMARY KEY(upn, stage)) WITHOUT ROWID"""
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _meta_and_events,
     _users_scans_and_inventory,
     _plans_reviews_and_disposals,
     _transfers_and_runs,
     _chained_events,
+    _notices,
 )

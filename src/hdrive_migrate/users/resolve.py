@@ -47,6 +47,15 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class Person:
+    """A user as messages to them need: their UPN, the name to greet them by, their address."""
+
+    upn: str
+    display_name: str
+    mail: str
+
+
+@dataclass(frozen=True)
 class Resolution:
     """The UPN found, or why none was."""
 
@@ -102,6 +111,19 @@ class Directory:
         config = RequestConfiguration(query_parameters=query)
         found = await self._unless_missing(lambda: self._sdk.users.by_user_id(upn).get(config))
         return found.user_principal_name if found else None
+
+    async def person(self, upn: str) -> Person | None:
+        """User UPN's display name and mail address (the UPN when the user has no mailbox
+        address), or None when there is no such user."""
+        query = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(
+            select=["userPrincipalName", "displayName", "mail"]
+        )
+        config = RequestConfiguration(query_parameters=query)
+        found = await self._unless_missing(lambda: self._sdk.users.by_user_id(upn).get(config))
+        if found is None:
+            return None
+        spelt = found.user_principal_name or upn
+        return Person(spelt, found.display_name or spelt, found.mail or spelt)
 
     async def drive_id(self, upn: str) -> str | None:
         """The id of existing user UPN's OneDrive, or None when it is not provisioned."""

@@ -416,9 +416,11 @@ def test_a_rerun_replaces_its_own_notices_but_no_other_file(ws, tmp_path):
     assert notices(ws, "--stage", "before", "--user", DAVE, "--out", str(out)).returncode == 0
     assert notices(ws, "--stage", "before", "--user", DAVE, "--out", str(out)).returncode == 0
     (out / f"{ALICE}.txt").write_text("someone else's file")
+    written = (out / f"{DAVE}.txt").stat().st_mtime_ns
     result = notices(ws, "--stage", "before", "--out", str(out))
     assert result.returncode == 2 and "already exists" in result.stderr
     assert (out / f"{ALICE}.txt").read_text() == "someone else's file"
+    assert (out / f"{DAVE}.txt").stat().st_mtime_ns == written  # nothing written at all
     assert notices(ws, "--stage", "before", "--out", str(out), "--force").returncode == 0
     assert (out / f"{ALICE}.txt").read_text().startswith("Subject: ")
 

@@ -26,7 +26,7 @@ from hdrive_migrate.notices.facts import (
     plan_counts,
 )
 from hdrive_migrate.notices.templates import Rendered, Templates, workspace_templates
-from hdrive_migrate.outputs import open_output
+from hdrive_migrate.outputs import check_output, open_output
 from hdrive_migrate.store import now_text, record_event, transaction
 from hdrive_migrate.users.roster import User
 from hdrive_migrate.users.upns import is_upn
@@ -197,11 +197,17 @@ def _write(ws: Workspace, request: NoticeRequest, result: NoticeResult) -> None:
             )
         files += [(f"{notice.upn}.txt", notice.rendered.text)]
         files += [(f"{notice.upn}.html", notice.rendered.html)]
-    folder.mkdir(parents=True, exist_ok=True)
     names = sorted(ours | {name for name, _ in files})
-    for name, text in [*files, (INDEX, "".join(f"{n}\n" for n in names))]:
-        force = request.force or name in ours or (name == INDEX and bool(ours))
-        with open_output(folder / name, workspace=ws.dir, force=force) as handle:
+    writes = [*files, (INDEX, "".join(f"{n}\n" for n in names))]
+
+    def may_replace(name: str) -> bool:
+        return request.force or name in ours or (name == INDEX and bool(ours))
+
+    for name, _ in writes:
+        check_output(folder / name, workspace=ws.dir, force=may_replace(name))
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in writes:
+        with open_output(folder / name, workspace=ws.dir, force=may_replace(name)) as handle:
             handle.write(text)
 
 

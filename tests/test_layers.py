@@ -19,6 +19,7 @@ STAGES = (
     "migrate",
     "report",
     "desk",
+    "notices",
     "cli",
     "tenant",
 )

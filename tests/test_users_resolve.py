@@ -51,7 +51,7 @@ def test_look_ups_go_through_one_pacer_and_wait_out_every_throttle(tenant_factor
     sam, alice, nobody, drive, no_drive = asyncio.run(look_up())
     assert (sam, alice, nobody, no_drive) == (
         ["carol@contoso.test"],
-        Person("alice@contoso.test", "Alice Example", "alice"),
+        Person("alice@contoso.test", "Alice Example", "alice", "alice@contoso.test"),
         None,
         None,
     )

@@ -14,6 +14,7 @@ from hdrive_migrate.cli import (
     dispose,
     init,
     migrate,
+    notices,
     plan,
     policy,
     preflight,
@@ -57,6 +58,7 @@ app.command(name="verify", epilog=verify.EXAMPLE)(verify.verify)
 app.command(name="status", epilog=status.EXAMPLE)(status.status)
 app.command(name="report", epilog=report.EXAMPLE)(report.report)
 app.command(name="serve", epilog=serve.EXAMPLE)(serve.serve)
+app.command(name="notices", epilog=notices.EXAMPLE)(notices.notices)
 app.add_typer(audit.app, name="audit")
 
 

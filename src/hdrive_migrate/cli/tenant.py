@@ -32,12 +32,14 @@ def check(
     """Check the workspace can reach Graph and has the permissions a migration needs.
 
     Prints one line per check; exits 0 when all pass, else 1. The write check creates and
-    deletes an empty folder in the user's OneDrive.
+    deletes an empty folder in the user's OneDrive. When [notices] mailbox is set, a last
+    check tests that the app may send mail from it (Mail.Send), sending nothing.
     """
     from hdrive_migrate.graph.check import check_settings
 
     with open_workspace(workspace) as ws:
-        results = asyncio.run(check_settings(ws.config.graph, user))
+        mailbox = ws.config.notices.mailbox
+        results = asyncio.run(check_settings(ws.config.graph, user, mailbox))
         record_event(
             ws.db,
             "tenant.check",

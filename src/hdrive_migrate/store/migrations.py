@@ -323,6 +323,24 @@ def _user_identities(db: Database) -> None:
     db.execute("CREATE INDEX users_by_sam_account_name ON users(sam_account_name)")
 
 
+def _notices(db: Database) -> None:
+    """The notices sent to users, one row per user and stage (before, after) once a send
+    was tried: `status` sent or failed, `reason` why it failed, `attempts` how many sends were
+    tried. A row whose status is sent is never sent again; the message itself is not kept."""
+    db.execute(
+        """CREATE TABLE notices(
+            upn TEXT NOT NULL COLLATE NOCASE,
+            stage TEXT NOT NULL,
+            status TEXT NOT NULL,
+            recipient TEXT NOT NULL,
+            wave TEXT,
+            reason TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            at TEXT NOT NULL,
+            PRIMARY KEY(upn, stage)) WITHOUT ROWID"""
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _meta_and_events,
     _users_scans_and_inventory,
@@ -331,4 +349,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     _chained_events,
     _events_by_subject,
     _user_identities,
+    _notices,
 )

@@ -48,12 +48,13 @@ class Finding:
 
 @dataclass(frozen=True)
 class Person:
-    """A user as the tenant names them: UPN, display name and on-premises account name
-    (sAMAccountName; None for a cloud-only account)."""
+    """A user as the tenant names them: UPN, display name, on-premises account name
+    (sAMAccountName; None for a cloud-only account) and mail address (None without a mailbox)."""
 
     upn: str
     display_name: str | None = None
     sam_account_name: str | None = None
+    mail: str | None = None
 
 
 @dataclass(frozen=True)
@@ -109,14 +110,17 @@ class Directory:
         """The user UPN (any case) as the tenant spells it, with their names, in one request;
         None when there is no such user."""
         query = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(
-            select=["userPrincipalName", "displayName", "onPremisesSamAccountName"]
+            select=["userPrincipalName", "displayName", "onPremisesSamAccountName", "mail"]
         )
         config = RequestConfiguration(query_parameters=query)
         found = await self._unless_missing(lambda: self._sdk.users.by_user_id(upn).get(config))
         if found is None or not found.user_principal_name:
             return None
         return Person(
-            found.user_principal_name, found.display_name, found.on_premises_sam_account_name
+            found.user_principal_name,
+            found.display_name,
+            found.on_premises_sam_account_name,
+            found.mail,
         )
 
     async def drive_id(self, upn: str) -> str | None:

@@ -154,10 +154,13 @@ def test_the_number_of_people_is_checked(tmp_path, capsys, users):
 
 
 class FailingShell:
-    """Says nothing and fails the first command, as a broken step would."""
+    """Fails the first command, as a broken step would; keeps what the demo said."""
+
+    def __init__(self) -> None:
+        self.said: list[str] = []
 
     def say(self, text: str) -> None:
-        pass
+        self.said.append(text)
 
     def run(self, args: list[str]) -> int:
         return 2
@@ -167,10 +170,12 @@ class FailingShell:
 
 
 def test_a_failing_step_stops_the_demo_and_its_tenant(tmp_path):
+    shell = FailingShell()
     with pytest.raises(DemoStopped, match=r"`hdrive-migrate init .*` exited with 2"):
-        run_demo(FailingShell(), tmp_path / "d", 2)
-    log = (tmp_path / "d" / "tenant.log").read_text()
-    assert "local tenant stopped" in log
+        run_demo(shell, tmp_path / "d", 2)
+    (url,) = re.findall(r"local tenant at (http://127\.0\.0\.1:\d+)", "\n".join(shell.said))
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{url}/v1.0/users", timeout=5)
 
 
 def test_the_shipped_policy_is_the_one_in_policies():

@@ -31,7 +31,8 @@ def demo(
     notices, showing each command and its output. Everything stays in --dir to explore; the
     tenant is stopped at the end. Takes well under two minutes.
 
-    Exits 0 when the demo ran to the end, 2 when a step failed (its message says why).
+    Exits 0 when the demo ran to the end, 2 when a step failed (its message says why) or
+    Ctrl-C stopped it.
     """
     from hdrive_migrate.demo.run import run_demo
 

@@ -121,7 +121,7 @@ def stopped_by_ctrl_c(root: Path) -> "DemoStopped":
     return DemoStopped(
         "the demo was stopped by Ctrl-C, and its local tenant with it",
         fix=f"explore what it made in {root}, or start afresh with "
-        f"`{PROGRAM} demo --dir {root} --force`",
+        f"`{typed('demo', '--dir', root, '--force')}`",
     )
 
 
@@ -159,8 +159,8 @@ def prepare_folder(root: Path, *, force: bool, users: int) -> None:
         if not force:
             raise HdriveError(
                 f"{root} holds an earlier demo",
-                fix=f"explore it, or start afresh with `{PROGRAM} demo --dir {root} --force` "
-                "(which deletes it first), or give another --dir",
+                fix=f"explore it, or start afresh with `{typed('demo', '--dir', root, '--force')}`"
+                " (which deletes it first), or give another --dir",
             )
         shutil.rmtree(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -204,15 +204,15 @@ class Steps:
     def command(self, *args: object, accept: tuple[int, ...] = (0,), in_workspace=True) -> None:
         workspace = ["-w", str(self.paths.workspace)] if in_workspace else []
         argv = [str(arg) for arg in args] + workspace
-        self.shell.say(f"$ {PROGRAM} {shlex.join(argv)}")
+        self.shell.say(f"$ {typed(*argv)}")
         code = self.shell.run(argv)
         if code == INTERRUPTED:
             raise stopped_by_ctrl_c(self.paths.root)
         if code not in accept:
             raise DemoStopped(
-                f"the demo stopped: `{PROGRAM} {shlex.join(argv)}` exited with {code}",
+                f"the demo stopped: `{typed(*argv)}` exited with {code}",
                 fix="its message above says why; fix that, then start afresh with "
-                f"`{PROGRAM} demo --force` and the same --dir",
+                f"`{typed('demo', '--dir', self.paths.root, '--force')}`",
             )
 
 
@@ -224,12 +224,17 @@ def say_step(shell: Shell, title: str) -> None:
 def pipeline(run: Steps, tenant: LocalTenant, sample: Sample) -> None:
     """init -> users import -> preflight -> scan -> plan -> migrate -> verify -> report ->
     notices, with the looks an engineer, a records manager and the service desk take."""
-    paths = run.paths
-    first, blocked = sample.people[0], sample.people[-1]
-    policy, cases = paths.policies / POLICY, paths.policies / CASES
+    set_up_wave(run, tenant.url, sample)
+    scan_and_plan(run, sample)
+    migrate_and_verify(run, tenant)
+    look_back(run, sample)
+
+
+def set_up_wave(run: Steps, url: str, sample: Sample) -> None:
+    paths, blocked = run.paths, sample.people[-1]
     run.heading("init: a workspace for the H: drives, pointed at the local tenant")
     run.command(
-        "init", paths.workspace, "--source", paths.homes, "--graph-url", f"{tenant.url}/v1.0",
+        "init", paths.workspace, "--source", paths.homes, "--graph-url", f"{url}/v1.0",
         "--auth", "local", "--organisation", ORGANISATION, in_workspace=False,
     )  # fmt: skip
     run.command("tenant", "check")
@@ -237,6 +242,11 @@ def pipeline(run: Steps, tenant: LocalTenant, sample: Sample) -> None:
     run.command("users", "import", paths.people_csv)
     run.heading(f"preflight: {blocked.display_name} has no OneDrive yet, so is blocked")
     run.command("preflight", "--wave", WAVE, accept=FINDS_PROBLEMS)
+
+
+def scan_and_plan(run: Steps, sample: Sample) -> None:
+    paths = run.paths
+    policy, cases = paths.policies / POLICY, paths.policies / CASES
     run.heading("scan: every file and folder, hashed, with what OneDrive would refuse")
     run.command("scan", "--wave", WAVE, "--hash")
     run.command("scan", "summary", "--wave", WAVE)
@@ -249,6 +259,9 @@ def pipeline(run: Steps, tenant: LocalTenant, sample: Sample) -> None:
     for upn, path in (sample.renamed, sample.old):
         run.command("plan", "explain", upn, path)
     run.command("review", "export", "--wave", WAVE, "--out", paths.review)
+
+
+def migrate_and_verify(run: Steps, tenant: LocalTenant) -> None:
     run.heading("migrate --dry-run: what the wave will cost before anything is sent")
     run.command("migrate", "--wave", WAVE, "--dry-run")
     run.heading("migrate: large files go in chunks, every file ends in a recorded state")
@@ -256,9 +269,12 @@ def pipeline(run: Steps, tenant: LocalTenant, sample: Sample) -> None:
     say_chunks(run.shell, tenant)
     run.heading("verify: every migrated file is in OneDrive with the size and hash sent")
     run.command("verify", "--wave", WAVE)
+
+
+def look_back(run: Steps, sample: Sample) -> None:
     run.heading("status: what the service desk sees (counts, never file names)")
-    run.command("status", first.upn)
-    run.command("status", blocked.upn)
+    run.command("status", sample.people[0].upn)
+    run.command("status", sample.people[-1].upn)
     run.heading("report: the wave's report, registers and manifests")
     run.command("report", "--wave", WAVE)
     notices_step(run)
@@ -290,6 +306,7 @@ def notices_step(run: Steps) -> None:
 def finish(shell: Shell, paths: DemoPaths, staff: list[Person], seconds: float) -> None:
     """Where to look next, and what the wave came to."""
     summary = summarise(paths.workspace, staff)
+    ws = ["-w", paths.workspace]
     say_step(shell, f"Done in {seconds:.0f} s. Everything is in {paths.root}:")
     places = [
         ("H: drives", f"{paths.homes} (the source: only ever read)"),
@@ -297,11 +314,11 @@ def finish(shell: Shell, paths: DemoPaths, staff: list[Person], seconds: float) 
         ("report", str(paths.report / "summary.html")),
         (
             "review",
-            f"{paths.review}: fill in the decisions, then `{PROGRAM} review import "
-            f"{paths.review} --reviewer 'A. Manager' -w {paths.workspace}`",
+            f"{paths.review}: fill in the decisions, then "
+            f"`{typed('review', 'import', paths.review, '--reviewer', 'A. Manager', *ws)}`",
         ),
-        ("service desk", f"`{PROGRAM} serve -w {paths.workspace}`, then open the address shown"),
-        ("one person", f"`{PROGRAM} status {staff[0].upn} -w {paths.workspace}`"),
+        ("service desk", f"`{typed('serve', *ws)}`, then open the address it shows"),
+        ("one person", f"`{typed('status', staff[0].upn, *ws)}`"),
     ]
     if paths.notices.exists():
         places.append(("notices", str(paths.notices)))
@@ -310,4 +327,9 @@ def finish(shell: Shell, paths: DemoPaths, staff: list[Person], seconds: float) 
         shell.say(f"  {label + ':':<{width}}{where}")
     for line in summary.lines(len(staff)):
         shell.say(line)
-    shell.say(f"Start afresh: `{PROGRAM} demo --dir {paths.root} --force`")
+    shell.say(f"Start afresh: `{typed('demo', '--dir', paths.root, '--force')}`")
+
+
+def typed(*args: object) -> str:
+    """`hdrive-migrate ARGS` as someone would type it, quoted for the shell."""
+    return f"{PROGRAM} {shlex.join(str(arg) for arg in args)}"

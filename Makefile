@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: $(VENV)/.installed
-	bash scripts/demo.sh
+	$(BIN)/hdrive-migrate demo
 
 test: deps $(VENV)/.installed lint
 	$(BIN)/pytest

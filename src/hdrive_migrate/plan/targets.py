@@ -1,6 +1,7 @@
 """Target paths for one user's entries: each folder's names mapped once, together, so that
 collisions after mapping are settled within the folder where they happen."""
 
+import re
 from collections import defaultdict
 from functools import lru_cache
 
@@ -47,3 +48,24 @@ def _nothing_to_change(names: list[str]) -> bool:
         return False
     fold = str.lower if "".join(names).isascii() else clash_key
     return len({fold(name) for name in names}) == len(names)
+
+
+# A refused character anywhere, as naming._SUSPECT: searched once over a user's whole inventory.
+_REFUSED_CHARACTER = re.compile('["*:<>?\\\\|\x00-\x1f]')
+_RESERVED_PART = re.compile(
+    "/(?:" + "|".join(re.escape(name) for name in sorted(naming.RESERVED_NAMES)) + ")/"
+)
+
+
+def may_rename(paths: list[str]) -> bool:
+    """False only when `TargetTree` over PATHS (every entry of one user) renames nothing: all
+    paths are ASCII, no name is one OneDrive may refuse and no two paths differ only in case.
+    Whole-inventory string searches, so a clean drive costs far less than building the tree."""
+    joined = "/".join(paths)
+    if not joined.isascii() or _REFUSED_CHARACTER.search(joined):
+        return True
+    lower = f"/{joined.lower()}/"
+    edges = ("/ ", "/~", " /", "./", "_vti_")
+    if any(edge in lower for edge in edges) or _RESERVED_PART.search(lower):
+        return True
+    return len({path.lower() for path in paths}) != len(paths)

@@ -1,0 +1,203 @@
+"""One user's plan decided as a set: the policy's SQL form (policy/sql.py) run in one
+`INSERT ... SELECT` over the inventory, giving the rows `plan.run.decisions` gives.
+
+Python still judges the few rows SQL cannot: rows whose path is not ASCII (through the
+reference matcher, called from SQL), copies of the same content (which copy is kept depends on
+decisions, so `run.kept_copies` picks it), paths on a hold register glob, and target names for
+a user with any name OneDrive refuses or twins that differ only in case (`TargetTree`).
+"""
+
+from typing import TYPE_CHECKING
+
+from sqlite_utils import Database
+
+from hdrive_migrate import naming
+from hdrive_migrate.plan.reference import LINK_REASON, kept_copies
+from hdrive_migrate.plan.targets import TargetTree, may_rename
+from hdrive_migrate.policy.compile import CompiledPolicy
+from hdrive_migrate.policy.record import FileRecord
+from hdrive_migrate.policy.sql import SqlPolicy
+
+if TYPE_CHECKING:
+    from hdrive_migrate.plan.run import PlanRequest
+
+FILES = "files WHERE upn = :upn AND change != 'deleted'"
+
+
+def plan_user_sql(
+    db: Database,
+    run_id: int,
+    upn: str,
+    compiled: CompiledPolicy,
+    sql: SqlPolicy,
+    request: "PlanRequest",
+) -> tuple[dict[str, int], int]:
+    """As `run.plan_user`, with the rows written by SQL; call it inside a transaction."""
+    held = request.holds.checker(upn)
+    whole = upn.lower() in request.holds.whole_drives
+    has_globs = bool(request.holds.globs.get(upn.lower())) and not whole
+    _functions(db, compiled, sql, held)
+    on_hold = "hm_held(f.path)" if has_globs else ("1" if whole else "0")
+    duplicates = _write_duplicates(db, upn, compiled, request)
+    targets = _write_targets(db, upn, request)
+    statement, params = insert_statement(compiled, sql, on_hold, duplicates, targets)
+    db.execute(
+        statement, {**params, "run": run_id, "upn": upn, "prefix": f"{request.target_folder}/"}
+    )
+    counts = dict(
+        db.execute(
+            "SELECT action, count(*) FROM decisions WHERE run_id = ? AND upn = ? GROUP BY action",
+            [run_id, upn],
+        ).fetchall()
+    )
+    on_hold_files = db.execute(
+        f"SELECT count(*) FROM {FILES.replace('files', 'files AS f', 1)} AND is_dir = 0 AND {on_hold}",
+        {"upn": upn},
+    ).fetchone()[0]
+    return counts, on_hold_files
+
+
+def _functions(db: Database, compiled: CompiledPolicy, sql: SqlPolicy, held) -> None:
+    conn = db.conn
+    conn.create_function("hm_split", 1, _split, deterministic=True)
+    conn.create_function("hm_folder_bits", 1, sql.folder_bits, deterministic=True)
+    conn.create_function("hm_held", 1, lambda path: int(bool(held(path))))
+
+    def match(path, size, modified, created, accessed, attributes, on_hold, duplicate):
+        record = FileRecord(
+            "", path, size, modified, created, accessed, attributes, on_hold, duplicate
+        )
+        return compiled.match(record)
+
+    conn.create_function("hm_match", 8, match, deterministic=True)
+
+
+def _split(path: str) -> int:
+    return (path.rfind("/") + 1) << 32 | (path.rfind(".") + 1)
+
+
+def _write_duplicates(db: Database, upn: str, compiled: CompiledPolicy, request) -> bool:
+    """Record in temp.plan_duplicates each younger copy and the copy kept in its place; False
+    when the user has none. Only content held by two files or more is read."""
+    db.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS plan_duplicates("
+        "path TEXT PRIMARY KEY, original TEXT NOT NULL) WITHOUT ROWID"
+    )
+    db.execute("DELETE FROM temp.plan_duplicates")
+    copies = f"{FILES} AND is_dir = 0 AND size != 0 AND sha256 IS NOT NULL AND sha256 != ''"
+    candidates = db.execute(
+        "SELECT path, is_dir, size, modified, created, accessed, attributes, link, sha256"
+        f" FROM {copies} AND sha256 IN"
+        f" (SELECT sha256 FROM {copies} GROUP BY sha256 HAVING count(*) > 1)",
+        {"upn": upn},
+    ).fetchall()
+    kept = kept_copies(candidates, upn, compiled, request.holds)
+    db.conn.executemany("INSERT INTO temp.plan_duplicates VALUES (?, ?)", kept.items())
+    return bool(kept)
+
+
+def _write_targets(db: Database, upn: str, request: "PlanRequest") -> bool:
+    """Record in temp.plan_targets each file whose OneDrive path is not the target folder
+    plus its own; False when there is none."""
+    db.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS plan_targets("
+        "path TEXT PRIMARY KEY, target TEXT NOT NULL) WITHOUT ROWID"
+    )
+    db.execute("DELETE FROM temp.plan_targets")
+    entries = db.execute(f"SELECT path, is_dir FROM {FILES}", {"upn": upn}).fetchall()
+    paths = [path for path, _ in entries]
+    if not may_rename(paths):
+        return False
+    tree = TargetTree(request.target_folder, paths, request.mapping)
+    if not tree.renamed:
+        return False
+    rows = []
+    for path, is_dir in entries:
+        target = tree.target(path)
+        if not is_dir and target != tree.prefix + path:
+            rows.append((path, target))
+    db.conn.executemany("INSERT INTO temp.plan_targets VALUES (?, ?)", rows)
+    return bool(rows)
+
+
+def insert_statement(
+    compiled: CompiledPolicy, sql: SqlPolicy, on_hold: str, duplicates: bool, targets: bool
+) -> tuple[str, dict[str, object]]:
+    """The INSERT for one user (parameters :run, :upn and :prefix to add). Each level is a
+    subquery SQLite runs as a co-routine (OFFSET keeps it from being flattened), so each
+    value is worked out once per row."""
+    split = ", hm_split(f.path) AS s" if sql.needs_name or sql.needs_folder else ""
+    # hm_split packs (1 + the last '/' index) << 32 | (1 + the last '.' index): one call.
+    joins = ""
+    original = target = "NULL"
+    if duplicates:
+        joins += " LEFT JOIN temp.plan_duplicates AS d ON d.path = f.path"
+        original = "d.original"
+    if targets:
+        joins += " LEFT JOIN temp.plan_targets AS t ON t.path = f.path"
+        target = "t.target"
+    rows = (
+        "SELECT f.path AS path, lower(f.path) AS lp, f.size AS size, f.modified AS modified,"
+        " f.created AS created, f.accessed AS accessed, f.attributes AS attributes,"
+        f" f.link AS link, {on_hold} AS on_hold, {original} IS NOT NULL AS duplicate,"
+        f" {original} AS original, {target} AS target,"
+        f" length(CAST(f.path AS BLOB)) = length(f.path) AS ascii{split}"
+        f" FROM files AS f{joins}"
+        " WHERE f.upn = :upn AND f.change != 'deleted' AND f.is_dir = 0"
+    )
+    derived = []
+    if sql.needs_name:
+        derived.append(
+            "substr(lp, (s >> 32) + 1) AS name, CASE WHEN (s & 4294967295) > (s >> 32) + 1"
+            " THEN substr(lp, (s & 4294967295) + 1) ELSE '' END AS ext"
+        )
+    if sql.needs_folder:
+        derived.append("hm_folder_bits(substr(lp, 1, (s >> 32) - 1)) AS fb")
+    if derived:
+        rows = _level(", ".join(derived), rows)
+    reference = "hm_match(path, size, modified, created, accessed, attributes, on_hold, duplicate)"
+    rows = _level(f"CASE WHEN ascii THEN {sql.mask} ELSE {reference} END AS mask", rows)
+    rules = compiled.rules
+    lowest = " ".join(f"WHEN mask & {1 << rule.index} THEN {rule.index}" for rule in rules[:-1])
+    rows = _level(
+        f"CASE {lowest} ELSE {rules[-1].index} END AS rule"
+        if lowest
+        else f"{rules[-1].index} AS rule",
+        rows,
+    )
+    params = dict(sql.params)
+    actions = []
+    for rule in rules:
+        params[f"a{rule.index}"] = rule.action
+        actions.append(f"WHEN {rule.index} THEN :a{rule.index}")
+    rows = _level(
+        f"CASE rule {' '.join(actions)} END AS decided,"
+        " coalesce(target, :prefix || path) AS whole_target",
+        rows,
+    )
+    params |= {
+        "link_reason": LINK_REASON,
+        "max_path": naming.MAX_PATH_CHARACTERS,
+        "too_long": f" characters; OneDrive allows {naming.MAX_PATH_CHARACTERS}",
+    }
+    placed = """
+        SELECT :run, :upn, path,
+            CASE WHEN decided != 'migrate' THEN decided WHEN link THEN 'review'
+                 WHEN length(whole_target) > :max_path THEN 'review' ELSE 'migrate' END,
+            rule, mask,
+            CASE WHEN decided = 'migrate' AND link THEN :link_reason
+                 WHEN decided = 'migrate' AND length(whole_target) > :max_path
+                 THEN 'target path is ' || length(whole_target) || :too_long
+                 ELSE 'duplicate of ' || original END,
+            CASE WHEN decided != 'migrate' OR link THEN NULL
+                 WHEN length(whole_target) > :max_path THEN whole_target ELSE target END
+    """
+    statement = (
+        "INSERT INTO decisions(run_id, upn, path, action, rule, matched, reason, target_path)"
+        f" {placed} FROM ({rows})"
+    )
+    return statement, params
+
+
+def _level(columns: str, inner: str) -> str:
+    return f"SELECT *, {columns} FROM ({inner} LIMIT -1 OFFSET 0)"

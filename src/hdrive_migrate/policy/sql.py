@@ -1,0 +1,243 @@
+"""A compiled policy as SQL: one expression giving the matched-rules mask of an inventory row,
+so that a plan decides a whole inventory in one `INSERT ... SELECT`.
+
+The expression is exact for rows whose path is ASCII, where SQLite's `lower` is Python's
+`str.lower`; the planner sends every other row to the reference, `CompiledPolicy.match`. It
+reads these columns: `lp` (the lower-cased path), `name` (its last part), `ext` (what follows
+the name's last dot, unless that dot starts the name), `fb` (the folder
+bits, `SqlPolicy.folder_bits` of the lower-cased folder), `size`, `modified`, `created`,
+`accessed`, `attributes`, `on_hold` and `duplicate`. Every value from the policy file is a
+bound parameter; the expression's text comes only from fixed templates.
+
+A policy the expression cannot state exactly raises NotExpressible, and is planned in Python.
+"""
+
+import re
+import string
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from hdrive_migrate.globs import glob_parts
+from hdrive_migrate.policy.compile import CompiledPolicy
+from hdrive_migrate.policy.matchers import ROOT, alternation, name_set, path_alternatives
+from hdrive_migrate.policy.parse import ATTRIBUTE_BITS, AgeRange, When
+
+# What a lower-cased ASCII name can hold: no capitals, no '/', no NUL (SQLite ends text there).
+_NAME_ALPHABET = [chr(code) for code in range(1, 128) if chr(code) not in string.ascii_uppercase]
+_NAME_ALPHABET.remove("/")
+
+
+class NotExpressible(Exception):
+    """The policy uses something the SQL form cannot state exactly; `str()` says what."""
+
+
+@dataclass
+class SqlPolicy:
+    """`mask` is the SQL expression; `params` its named parameters; `folder_bits(folder)` the
+    value of `fb` for a lower-cased folder ('' is the root)."""
+
+    mask: str
+    params: dict[str, object]
+    folder_bits: Callable[[str], int]
+    needs_name: bool  # `name` or `ext` is read
+    needs_folder: bool  # `fb` is read
+
+
+def sql_policy(compiled: CompiledPolicy) -> SqlPolicy:
+    """COMPILED as SQL; raises NotExpressible when some condition has no exact SQL form."""
+    writer = _Writer(compiled)
+    entries = (*compiled.policy.guards, *compiled.policy.rules)
+    terms = []
+    for index, rule in enumerate(entries):
+        test = writer.rule_test(rule.when)
+        terms.append(
+            str(1 << index) if test is None else f"(CASE WHEN {test} THEN {1 << index} ELSE 0 END)"
+        )
+    return SqlPolicy(
+        " | ".join(terms) or "0",
+        writer.params,
+        _folder_bits_function(writer.folder_tests),
+        writer.needs_name,
+        bool(writer.folder_tests),
+    )
+
+
+def _folder_bits_function(tests: list[re.Pattern[str] | str]) -> Callable[[str], int]:
+    """Bit i set when a lower-cased folder passes folder test i, as compile.py judges it."""
+    cache: dict[str, int] = {}
+
+    def folder_bits(folder: str) -> int:
+        bits = cache.get(folder)
+        if bits is None:
+            bits = 0
+            for slot, test in enumerate(tests):
+                if test == ROOT:
+                    passed = folder == ROOT
+                else:
+                    passed = folder != ROOT and bool(test.fullmatch(folder))
+                bits |= passed << slot
+            cache[folder] = bits
+        return bits
+
+    return folder_bits
+
+
+@dataclass
+class _Writer:
+    compiled: CompiledPolicy
+    params: dict[str, object] = field(default_factory=dict)
+    folder_tests: list[re.Pattern[str] | str] = field(default_factory=list)
+    needs_name: bool = False
+
+    def value(self, value: object) -> str:
+        name = f"k{len(self.params)}"
+        self.params[name] = value
+        return f":{name}"
+
+    def values(self, values) -> str:
+        return ", ".join(self.value(value) for value in sorted(values))
+
+    def rule_test(self, when: When) -> str | None:
+        tests = []
+        for flag in ("on_hold", "duplicate"):
+            value = getattr(when, flag)
+            if value is not None:
+                tests.append(f"{flag} = {int(value)}")
+        if when.attributes is not None:
+            bits = self.value(sum(ATTRIBUTE_BITS[name] for name in when.attributes))
+            tests.append(f"attributes & {bits} = {bits}")
+        if when.size is not None:
+            if when.size.over is not None:
+                tests.append(f"size > {self.value(when.size.over)}")
+            if when.size.under is not None:
+                tests.append(f"size < {self.value(when.size.under)}")
+        for column in ("modified", "created", "accessed"):
+            ages = getattr(when, column)
+            if ages is not None:
+                tests.append(self.age_test(column, ages))
+        if when.extension is not None:
+            tests.append(self.extension_test(when.extension))
+        if when.name is not None:
+            tests.append(self.name_test(list(when.name)))
+        if when.path is not None:
+            tests.append(self.path_test(when.path))
+        return " AND ".join(f"({test})" for test in tests) or None
+
+    def age_test(self, column: str, ages: AgeRange) -> str:
+        tests = [f"{column} IS NOT NULL"]
+        as_of = self.compiled.as_of
+        if ages.older_than is not None:
+            tests.append(f"{column} < {self.value(ages.older_than.cutoff(as_of))}")
+        if ages.newer_than is not None:
+            tests.append(f"{column} >= {self.value(ages.newer_than.cutoff(as_of))}")
+        return " AND ".join(tests)
+
+    def extension_test(self, extensions: frozenset[str]) -> str:
+        self.needs_name = True
+        return f"ext IN ({self.values(extensions)})"
+
+    def name_test(self, globs: list[str]) -> str:
+        """True when the lower-cased name matches any of GLOBS (each without '/')."""
+        names = name_set(globs)
+        tests = []
+        if names.equals:
+            tests += self.ending_tests(["/" + name for name in names.equals])
+            tests.append(f"lp IN ({self.values(names.equals)})")
+        if names.suffixes:
+            tests += self.ending_tests(names.suffixes)
+        if names.prefixes:
+            self.needs_name = True
+            tests += self.starting_tests(names.prefixes)
+        for text in names.contains:
+            self.needs_name = True
+            tests.append(f"instr(name, {self.value(text)}) > 0")
+        for glob in names.others:
+            pattern = _ascii_glob(glob)
+            if pattern is not None:
+                self.needs_name = True
+                tests.append(f"name GLOB {self.value(pattern)}")
+        return " OR ".join(tests) or "0"
+
+    def ending_tests(self, endings) -> list[str]:
+        """The path ends with one of ENDINGS (none holds '/' but where it starts one)."""
+        by_length = defaultdict(list)
+        for ending in endings:
+            by_length[len(ending)].append(ending)
+        return [
+            "1" if length == 0 else f"substr(lp, -{length}) IN ({self.values(group)})"
+            for length, group in sorted(by_length.items())
+        ]
+
+    def starting_tests(self, prefixes) -> list[str]:
+        by_length = defaultdict(list)
+        for prefix in prefixes:
+            by_length[len(prefix)].append(prefix)
+        return [
+            "1" if length == 0 else f"substr(name, 1, {length}) IN ({self.values(group)})"
+            for length, group in sorted(by_length.items())
+        ]
+
+    def path_test(self, globs: tuple[str, ...]) -> str:
+        """As compile.py's path_test: folder parts from the folder bits, name parts as name
+        tests; a glob with no such form has no exact SQL form here."""
+        folders, names, both = [], [], {}
+        for glob in globs:
+            alternatives = path_alternatives(glob.lower())
+            if alternatives is None:
+                raise NotExpressible(f"path glob {glob!r} must be matched against the whole path")
+            for folder, name in alternatives:
+                if name is None:
+                    folders.append(folder)
+                elif folder is None:
+                    names.append(name)
+                else:
+                    both.setdefault(folder, []).append(name)
+        tests = [f"fb & {1 << self.folder_slot(folders)}"] if folders else []
+        tests += [
+            f"(fb & {1 << self.folder_slot([folder])} AND ({self.name_test(group)}))"
+            for folder, group in both.items()
+        ]
+        if names:
+            tests.append(self.name_test(names))
+        return " OR ".join(f"({test})" for test in tests)
+
+    def folder_slot(self, folders: list[str]) -> int:
+        if len(self.folder_tests) == 62:
+            raise NotExpressible("more than 62 folder tests")
+        self.folder_tests.append(ROOT if folders == [ROOT] else alternation(folders))
+        return len(self.folder_tests) - 1
+
+
+def _ascii_glob(glob: str) -> str | None:
+    """An SQLite GLOB matching a lower-cased ASCII name exactly when `compile_glob(GLOB)`
+    (case-insensitive) does; None when no such name can match. A name holds no '/', so '*',
+    '**' and '?' are GLOB's own; each character set and literal becomes the set of ASCII
+    characters its regular expression matches, found by trying each one."""
+    out = []
+    for kind, regex in glob_parts(glob):
+        if kind in ("*", "**"):
+            out.append("*")
+        elif kind == "?":
+            out.append("?")
+        elif kind == "**/":
+            return None  # cannot occur in a name glob; refuse rather than guess
+        else:
+            test = re.compile(regex, re.IGNORECASE | re.DOTALL)
+            chars = [char for char in _NAME_ALPHABET if test.fullmatch(char)]
+            if not chars:
+                return None
+            out.append(_glob_set(chars))
+    return "".join(out)
+
+
+def _glob_set(chars: list[str]) -> str:
+    """CHARS as one GLOB element: a literal, or a set with ']' first, '^' not first and '-'
+    last, as SQLite reads them."""
+    if len(chars) == 1:
+        return f"[{chars[0]}]" if chars[0] in "*?[" else chars[0]
+    if sorted(chars) == ["-", "^"]:
+        return "[-^]"
+    middle = "".join(char for char in chars if char not in "]^-")
+    first = "]" if "]" in chars else ""
+    return f"[{first}{middle}{'^' if '^' in chars else ''}{'-' if '-' in chars else ''}]"

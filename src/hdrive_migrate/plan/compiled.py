@@ -51,7 +51,8 @@ def plan_user_sql(
         ).fetchall()
     )
     on_hold_files = db.execute(
-        f"SELECT count(*) FROM {FILES.replace('files', 'files AS f', 1)} AND is_dir = 0 AND {on_hold}",
+        "SELECT count(*) FROM files AS f WHERE f.upn = :upn AND f.change != 'deleted'"
+        f" AND f.is_dir = 0 AND {on_hold}",
         {"upn": upn},
     ).fetchone()[0]
     return counts, on_hold_files

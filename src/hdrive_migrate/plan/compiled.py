@@ -7,6 +7,7 @@ decisions, so `run.kept_copies` picks it), paths on a hold register glob, and ta
 a user with any name OneDrive refuses or twins that differ only in case (`TargetTree`).
 """
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from sqlite_utils import Database
@@ -14,7 +15,7 @@ from sqlite_utils import Database
 from hdrive_migrate import naming
 from hdrive_migrate.plan.reference import LINK_REASON, kept_copies
 from hdrive_migrate.plan.targets import TargetTree, may_rename
-from hdrive_migrate.policy.compile import CompiledPolicy
+from hdrive_migrate.policy.compile import MAX_CACHED_FOLDERS, CompiledPolicy
 from hdrive_migrate.policy.record import FileRecord
 from hdrive_migrate.policy.sql import SqlPolicy
 
@@ -41,9 +42,9 @@ def plan_user_sql(
     duplicates = _write_duplicates(db, upn, compiled, request)
     targets = _write_targets(db, upn, request)
     statement, params = insert_statement(compiled, sql, on_hold, duplicates, targets)
-    db.execute(
-        statement, {**params, "run": run_id, "upn": upn, "prefix": f"{request.target_folder}/"}
-    )
+    prefix = f"{request.target_folder}/"
+    values = {"run": run_id, "upn": upn, "prefix": prefix, "prefix_length": len(prefix)}
+    db.execute(statement, params | values)
     counts = dict(
         db.execute(
             "SELECT action, count(*) FROM decisions WHERE run_id = ? AND upn = ? GROUP BY action",
@@ -60,8 +61,7 @@ def plan_user_sql(
 
 def _functions(db: Database, compiled: CompiledPolicy, sql: SqlPolicy, held) -> None:
     conn = db.conn
-    conn.create_function("hm_split", 1, _split, deterministic=True)
-    conn.create_function("hm_folder_bits", 1, sql.folder_bits, deterministic=True)
+    conn.create_function("hm_parts", 1, _parts_function(sql.folder_bits), deterministic=True)
     conn.create_function("hm_held", 1, lambda path: int(bool(held(path))))
 
     def match(path, size, modified, created, accessed, attributes, on_hold, duplicate):
@@ -73,8 +73,22 @@ def _functions(db: Database, compiled: CompiledPolicy, sql: SqlPolicy, held) -> 
     conn.create_function("hm_match", 8, match, deterministic=True)
 
 
-def _split(path: str) -> int:
-    return (path.rfind("/") + 1) << 32 | (path.rfind(".") + 1)
+def _parts_function(folder_bits: Callable[[str], int]) -> Callable[[str], int]:
+    """One call per row: the folder bits << 32 | (1 + the last '.' index) << 16 | (1 + the
+    last '/' index), for paths under 65,536 characters. Folders repeat: their bits are kept."""
+    cache: dict[str, int] = {}
+
+    def parts(path: str) -> int:
+        slash = path.rfind("/")
+        folder = path[:slash] if slash > 0 else ""
+        bits = cache.get(folder)
+        if bits is None:
+            if len(cache) >= MAX_CACHED_FOLDERS:
+                cache.clear()
+            bits = cache[folder] = folder_bits(folder.lower())
+        return bits << 32 | (path.rfind(".") + 1) << 16 | (slash + 1)
+
+    return parts
 
 
 def _write_duplicates(db: Database, upn: str, compiled: CompiledPolicy, request) -> bool:
@@ -124,11 +138,11 @@ def _write_targets(db: Database, upn: str, request: "PlanRequest") -> bool:
 def insert_statement(
     compiled: CompiledPolicy, sql: SqlPolicy, on_hold: str, duplicates: bool, targets: bool
 ) -> tuple[str, dict[str, object]]:
-    """The INSERT for one user (parameters :run, :upn and :prefix to add). Each level is a
-    subquery SQLite runs as a co-routine (OFFSET keeps it from being flattened), so each
-    value is worked out once per row."""
-    split = ", hm_split(f.path) AS s" if sql.needs_name or sql.needs_folder else ""
-    # hm_split packs (1 + the last '/' index) << 32 | (1 + the last '.' index): one call.
+    """The INSERT for one user (parameters :run, :upn, :prefix and :prefix_length to add).
+    Each level is a subquery SQLite runs as a co-routine (OFFSET keeps it from being
+    flattened), so each value is worked out once per row, and passes on only what the next
+    level reads."""
+    parts = sql.needs_name or sql.needs_folder
     joins = ""
     original = target = "NULL"
     if duplicates:
@@ -137,44 +151,53 @@ def insert_statement(
     if targets:
         joins += " LEFT JOIN temp.plan_targets AS t ON t.path = f.path"
         target = "t.target"
+    carried = "path, size, modified, created, accessed, attributes, link, on_hold, duplicate"
+    carried += ", original, target, ascii"
     rows = (
-        "SELECT f.path AS path, lower(f.path) AS lp, f.size AS size, f.modified AS modified,"
-        " f.created AS created, f.accessed AS accessed, f.attributes AS attributes,"
-        f" f.link AS link, {on_hold} AS on_hold, {original} IS NOT NULL AS duplicate,"
-        f" {original} AS original, {target} AS target,"
-        f" length(CAST(f.path AS BLOB)) = length(f.path) AS ascii{split}"
+        "SELECT f.path AS path, f.size AS size, f.modified AS modified, f.created AS created,"
+        " f.accessed AS accessed, f.attributes AS attributes, f.link AS link,"
+        f" {on_hold} AS on_hold, {original} IS NOT NULL AS duplicate, {original} AS original,"
+        f" {target} AS target,"
+        " length(CAST(f.path AS BLOB)) = length(f.path) AND length(f.path) < 65536 AS ascii"
+        f"{', hm_parts(f.path) AS s' if parts else ''}"
         f" FROM files AS f{joins}"
         " WHERE f.upn = :upn AND f.change != 'deleted' AND f.is_dir = 0"
     )
-    derived = []
-    if sql.needs_name:
-        derived.append(
-            "substr(lp, (s >> 32) + 1) AS name, CASE WHEN (s & 4294967295) > (s >> 32) + 1"
-            " THEN substr(lp, (s & 4294967295) + 1) ELSE '' END AS ext"
+    if parts:
+        rows = _level(
+            f"{carried}, lower(substr(path, (s & 65535) + 1)) AS name,"
+            " CASE WHEN (s >> 16 & 65535) > (s & 65535) + 1"
+            " THEN lower(substr(path, (s >> 16 & 65535) + 1)) ELSE '' END AS ext,"
+            " s >> 32 AS fb",
+            rows,
         )
-    if sql.needs_folder:
-        derived.append("hm_folder_bits(substr(lp, 1, (s >> 32) - 1)) AS fb")
-    if derived:
-        rows = _level(", ".join(derived), rows)
     reference = "hm_match(path, size, modified, created, accessed, attributes, on_hold, duplicate)"
-    rows = _level(f"CASE WHEN ascii THEN {sql.mask} ELSE {reference} END AS mask", rows)
-    rules = compiled.rules
-    lowest = " ".join(f"WHEN mask & {1 << rule.index} THEN {rule.index}" for rule in rules[:-1])
     rows = _level(
-        f"CASE {lowest} ELSE {rules[-1].index} END AS rule"
-        if lowest
-        else f"{rules[-1].index} AS rule",
+        "path, link, original, target,"
+        f" CASE WHEN ascii THEN {sql.mask} ELSE {reference} END AS mask",
         rows,
     )
-    params = dict(sql.params)
-    actions = []
-    for rule in rules:
-        params[f"a{rule.index}"] = rule.action
-        actions.append(f"WHEN {rule.index} THEN :a{rule.index}")
-    rows = _level(
-        f"CASE rule {' '.join(actions)} END AS decided,"
-        " coalesce(target, :prefix || path) AS whole_target",
-        rows,
+    rules = compiled.rules
+    params = dict(sql.params) | {f"a{rule.index}": rule.action for rule in rules}
+    lowest = " ".join(f"WHEN mask & {1 << rule.index} THEN {rule.index}" for rule in rules[:-1])
+    action = " ".join(f"WHEN mask & {1 << rule.index} THEN :a{rule.index}" for rule in rules[:-1])
+    default = rules[-1].index
+    rows = (
+        _level(
+            "path, link, original, target, mask,"
+            f" CASE {lowest} ELSE {default} END AS rule,"
+            f" CASE {action} ELSE :a{default} END AS decided,"
+            " CASE WHEN target IS NULL THEN length(path) + :prefix_length ELSE length(target) END"
+            " AS target_length",
+            rows,
+        )
+        if lowest
+        else _level(
+            f"path, link, original, target, mask, {default} AS rule, :a{default} AS decided,"
+            " CASE WHEN target IS NULL THEN length(path) + :prefix_length ELSE length(target) END"
+            " AS target_length",
+            rows,
+        )
     )
     params |= {
         "link_reason": LINK_REASON,
@@ -184,14 +207,15 @@ def insert_statement(
     placed = """
         SELECT :run, :upn, path,
             CASE WHEN decided != 'migrate' THEN decided WHEN link THEN 'review'
-                 WHEN length(whole_target) > :max_path THEN 'review' ELSE 'migrate' END,
+                 WHEN target_length > :max_path THEN 'review' ELSE 'migrate' END,
             rule, mask,
             CASE WHEN decided = 'migrate' AND link THEN :link_reason
-                 WHEN decided = 'migrate' AND length(whole_target) > :max_path
-                 THEN 'target path is ' || length(whole_target) || :too_long
+                 WHEN decided = 'migrate' AND target_length > :max_path
+                 THEN 'target path is ' || target_length || :too_long
                  ELSE 'duplicate of ' || original END,
             CASE WHEN decided != 'migrate' OR link THEN NULL
-                 WHEN length(whole_target) > :max_path THEN whole_target ELSE target END
+                 WHEN target_length > :max_path THEN coalesce(target, :prefix || path)
+                 ELSE target END
     """
     statement = (
         "INSERT INTO decisions(run_id, upn, path, action, rule, matched, reason, target_path)"
@@ -201,4 +225,4 @@ def insert_statement(
 
 
 def _level(columns: str, inner: str) -> str:
-    return f"SELECT *, {columns} FROM ({inner} LIMIT -1 OFFSET 0)"
+    return f"SELECT {columns} FROM ({inner} LIMIT -1 OFFSET 0)"

@@ -28,6 +28,10 @@ _NAME_ALPHABET = [chr(code) for code in range(1, 128) if chr(code) not in string
 _NAME_ALPHABET.remove("/")
 
 
+# The folder bits share one integer with two 16-bit positions (see plan/compiled.py).
+MAX_FOLDER_TESTS = 31
+
+
 class NotExpressible(Exception):
     """The policy uses something the SQL form cannot state exactly; `str()` says what."""
 
@@ -65,19 +69,15 @@ def sql_policy(compiled: CompiledPolicy) -> SqlPolicy:
 
 def _folder_bits_function(tests: list[re.Pattern[str] | str]) -> Callable[[str], int]:
     """Bit i set when a lower-cased folder passes folder test i, as compile.py judges it."""
-    cache: dict[str, int] = {}
 
     def folder_bits(folder: str) -> int:
-        bits = cache.get(folder)
-        if bits is None:
-            bits = 0
-            for slot, test in enumerate(tests):
-                if test == ROOT:
-                    passed = folder == ROOT
-                else:
-                    passed = folder != ROOT and bool(test.fullmatch(folder))
-                bits |= passed << slot
-            cache[folder] = bits
+        bits = 0
+        for slot, test in enumerate(tests):
+            if test == ROOT:
+                passed = folder == ROOT
+            else:
+                passed = folder != ROOT and bool(test.fullmatch(folder))
+            bits |= passed << slot
         return bits
 
     return folder_bits
@@ -139,42 +139,25 @@ class _Writer:
 
     def name_test(self, globs: list[str]) -> str:
         """True when the lower-cased name matches any of GLOBS (each without '/')."""
+        self.needs_name = True
         names = name_set(globs)
-        tests = []
-        if names.equals:
-            tests += self.ending_tests(["/" + name for name in names.equals])
-            tests.append(f"lp IN ({self.values(names.equals)})")
-        if names.suffixes:
-            tests += self.ending_tests(names.suffixes)
-        if names.prefixes:
-            self.needs_name = True
-            tests += self.starting_tests(names.prefixes)
-        for text in names.contains:
-            self.needs_name = True
-            tests.append(f"instr(name, {self.value(text)}) > 0")
+        tests = [f"name IN ({self.values(names.equals)})"] if names.equals else []
+        tests += self.affix_tests("substr(name, -{length})", names.suffixes)
+        tests += self.affix_tests("substr(name, 1, {length})", names.prefixes)
+        tests += [f"instr(name, {self.value(text)}) > 0" for text in names.contains]
         for glob in names.others:
             pattern = _ascii_glob(glob)
             if pattern is not None:
-                self.needs_name = True
                 tests.append(f"name GLOB {self.value(pattern)}")
         return " OR ".join(tests) or "0"
 
-    def ending_tests(self, endings) -> list[str]:
-        """The path ends with one of ENDINGS (none holds '/' but where it starts one)."""
-        by_length = defaultdict(list)
-        for ending in endings:
-            by_length[len(ending)].append(ending)
+    def affix_tests(self, part: str, affixes: tuple[str, ...]) -> list[str]:
+        """PART (of the name, `{length}` characters long) is one of AFFIXES; '' always is."""
+        by_length: dict[int, list[str]] = defaultdict(list)
+        for affix in affixes:
+            by_length[len(affix)].append(affix)
         return [
-            "1" if length == 0 else f"substr(lp, -{length}) IN ({self.values(group)})"
-            for length, group in sorted(by_length.items())
-        ]
-
-    def starting_tests(self, prefixes) -> list[str]:
-        by_length = defaultdict(list)
-        for prefix in prefixes:
-            by_length[len(prefix)].append(prefix)
-        return [
-            "1" if length == 0 else f"substr(name, 1, {length}) IN ({self.values(group)})"
+            "1" if length == 0 else f"{part.format(length=length)} IN ({self.values(group)})"
             for length, group in sorted(by_length.items())
         ]
 
@@ -203,8 +186,8 @@ class _Writer:
         return " OR ".join(f"({test})" for test in tests)
 
     def folder_slot(self, folders: list[str]) -> int:
-        if len(self.folder_tests) == 62:
-            raise NotExpressible("more than 62 folder tests")
+        if len(self.folder_tests) == MAX_FOLDER_TESTS:
+            raise NotExpressible(f"more than {MAX_FOLDER_TESTS} folder tests")
         self.folder_tests.append(ROOT if folders == [ROOT] else alternation(folders))
         return len(self.folder_tests) - 1
 

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlite_utils import Database
+from test_plan import cli, scanned  # noqa: F401 (scanned is a fixture)
 from test_policy_decide import AGES, AS_OF, SHIPPED, SIZES, TIMES, make_policy, maybe
 
 from hdrive_migrate.plan.compiled import plan_user_sql
@@ -309,3 +310,21 @@ def test_every_condition_on_every_awkward_name_agrees_with_the_reference():
 
 SIX_YEARS = Age(6, "y").cutoff(AS_OF)
 TIMES_AT_CUTOFF = [SIX_YEARS - 1, SIX_YEARS, None]
+
+
+def test_the_plan_command_says_when_it_plans_in_python(scanned):  # noqa: F811
+    ws, folder = scanned
+    policy = folder / "whole.yaml"
+    policy.write_text(
+        "policy: {id: p, version: 1.0.0, approved_by: [RM], effective: 2026-01-01,"
+        " labels: []}\nrules:\n  - {id: R1, description: d, when: {path: ['Documents/[rs]*']},"
+        " action: exclude}\n  - {id: R2, description: d, when: {}, action: migrate}\n"
+        "default: review\n"
+    )
+    result = cli(ws, "plan", "--policy", str(policy), "--user", "alice@contoso.test")
+    assert result.returncode == 0, result.stderr
+    assert (
+        f"{policy}: note: planned file by file in Python, which is slower (path glob"
+        " 'Documents/[rs]*' must be matched against the whole path); the decisions are the same"
+    ) in result.stderr
+    assert "exclude 2;" in result.stdout  # report.docx and scratch.tmp

@@ -119,18 +119,17 @@ def _write_targets(db: Database, upn: str, request: "PlanRequest") -> bool:
         "path TEXT PRIMARY KEY, target TEXT NOT NULL) WITHOUT ROWID"
     )
     db.execute("DELETE FROM temp.plan_targets")
-    entries = db.execute(f"SELECT path, is_dir FROM {FILES}", {"upn": upn}).fetchall()
-    paths = [path for path, _ in entries]
-    if not may_rename(paths):
+    every_path = f"SELECT path FROM {FILES}"
+    if not may_rename(path for (path,) in db.execute(every_path, {"upn": upn})):
         return False
+    paths = [path for (path,) in db.execute(every_path, {"upn": upn})]
     tree = TargetTree(request.target_folder, paths, request.mapping)
     if not tree.renamed:
         return False
-    rows = []
-    for path, is_dir in entries:
-        target = tree.target(path)
-        if not is_dir and target != tree.prefix + path:
-            rows.append((path, target))
+    files = db.execute(f"{every_path} AND is_dir = 0", {"upn": upn}).fetchall()
+    rows = [
+        (path, target) for (path,) in files if (target := tree.target(path)) != tree.prefix + path
+    ]
     db.conn.executemany("INSERT INTO temp.plan_targets VALUES (?, ?)", rows)
     return bool(rows)
 

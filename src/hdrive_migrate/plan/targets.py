@@ -3,7 +3,9 @@ collisions after mapping are settled within the folder where they happen."""
 
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from functools import lru_cache
+from itertools import islice
 
 from hdrive_migrate import naming
 from hdrive_migrate.plan.names import NameMapping, clash_key, map_folder
@@ -57,15 +59,29 @@ _RESERVED_PART = re.compile(
 )
 
 
-def may_rename(paths: list[str]) -> bool:
+def may_rename(paths: Iterable[str], chunk: int = 10_000) -> bool:
     """False only when `TargetTree` over PATHS (every entry of one user) renames nothing: all
     paths are ASCII, no name is one OneDrive may refuse and no two paths differ only in case.
-    Whole-inventory string searches, so a clean drive costs far less than building the tree."""
+    String searches over CHUNK paths at a time, keeping only a hash of each lower-cased path
+    (a collision answers True, which costs only the tree), so a clean drive costs far less
+    than building the tree and memory stays flat."""
+    seen: set[int] = set()
+    count = 0
+    paths = iter(paths)
+    while part := list(islice(paths, chunk)):
+        if _names_suspect(part):
+            return True
+        # No path holds a line feed here: _names_suspect refuses control characters.
+        seen.update(map(hash, "\n".join(part).lower().split("\n")))
+        count += len(part)
+    return len(seen) != count
+
+
+def _names_suspect(paths: list[str]) -> bool:
+    """True when some name among PATHS may break one of OneDrive's rules (naming._SUSPECT)."""
     joined = "/".join(paths)
     if not joined.isascii() or _REFUSED_CHARACTER.search(joined):
         return True
     lower = f"/{joined.lower()}/"
     edges = ("/ ", "/~", " /", "./", "_vti_")
-    if any(edge in lower for edge in edges) or _RESERVED_PART.search(lower):
-        return True
-    return len({path.lower() for path in paths}) != len(paths)
+    return any(edge in lower for edge in edges) or _RESERVED_PART.search(lower) is not None

@@ -1,10 +1,12 @@
 """One user's plan decided as a set: the policy's SQL form (policy/sql.py) run in one
-`INSERT ... SELECT` over the inventory, giving the rows `plan.run.decisions` gives.
+`INSERT ... SELECT` over the inventory, giving the rows `plan.reference.decisions` gives.
 
-Python still judges the few rows SQL cannot: rows whose path is not ASCII (through the
-reference matcher, called from SQL), copies of the same content (which copy is kept depends on
-decisions, so `run.kept_copies` picks it), paths on a hold register glob, and target names for
-a user with any name OneDrive refuses or twins that differ only in case (`TargetTree`).
+Python still judges what SQL cannot, from within the statement or before it: each row's
+name, extension and folder tests (one call per row; folders are judged once each), rows whose
+path is not ASCII (the reference matcher), copies of the same content (which copy is kept
+depends on decisions, so `reference.kept_copies` picks it among the few candidates), paths on
+a hold register glob, and target names for a drive with any name OneDrive may refuse or twins
+that differ only in case (`TargetTree`).
 """
 
 from collections.abc import Callable

@@ -3,11 +3,13 @@ so that a plan decides a whole inventory in one `INSERT ... SELECT`.
 
 The expression is exact for rows whose path is ASCII, where SQLite's `lower` is Python's
 `str.lower`; the planner sends every other row to the reference, `CompiledPolicy.match`. It
-reads these columns: `lp` (the lower-cased path), `name` (its last part), `ext` (what follows
-the name's last dot, unless that dot starts the name), `fb` (the folder
-bits, `SqlPolicy.folder_bits` of the lower-cased folder), `size`, `modified`, `created`,
-`accessed`, `attributes`, `on_hold` and `duplicate`. Every value from the policy file is a
-bound parameter; the expression's text comes only from fixed templates.
+reads these columns: `name` (the path's last part, lower-cased), `ext` (what follows the
+name's last dot, unless that dot starts the name), `fb` (the folder bits,
+`SqlPolicy.folder_bits` of the lower-cased folder), `size`, `modified`, `created`, `accessed`,
+`attributes`, `on_hold` and `duplicate`. Globs become string tests as compile.py's do; the
+rest become SQLite GLOBs whose every character set lists exactly the ASCII characters the
+glob's regular expression matches. Every value from the policy file is a bound parameter;
+the expression's text comes only from fixed templates.
 
 A policy the expression cannot state exactly raises NotExpressible, and is planned in Python.
 """

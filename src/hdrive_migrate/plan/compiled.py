@@ -180,14 +180,15 @@ def insert_statement(
     )
     rules = compiled.rules
     params = dict(sql.params) | {f"a{rule.index}": rule.action for rule in rules}
-    lowest = " ".join(f"WHEN mask & {1 << rule.index} THEN {rule.index}" for rule in rules[:-1])
-    action = " ".join(f"WHEN mask & {1 << rule.index} THEN :a{rule.index}" for rule in rules[:-1])
+    # The deciding rule is the lowest bit set: `mask & -mask` is that bit alone.
+    lowest = " ".join(f"WHEN {1 << rule.index} THEN {rule.index}" for rule in rules[:-1])
+    action = " ".join(f"WHEN {1 << rule.index} THEN :a{rule.index}" for rule in rules[:-1])
     default = rules[-1].index
     rows = (
         _level(
             "path, link, original, target, mask,"
-            f" CASE {lowest} ELSE {default} END AS rule,"
-            f" CASE {action} ELSE :a{default} END AS decided,"
+            f" CASE mask & -mask {lowest} ELSE {default} END AS rule,"
+            f" CASE mask & -mask {action} ELSE :a{default} END AS decided,"
             " CASE WHEN target IS NULL THEN length(path) + :prefix_length ELSE length(target) END"
             " AS target_length",
             rows,

@@ -57,11 +57,10 @@ def sql_policy(compiled: CompiledPolicy) -> SqlPolicy:
     terms = []
     for index, rule in enumerate(entries):
         test = writer.rule_test(rule.when)
-        terms.append(
-            str(1 << index) if test is None else f"(CASE WHEN {test} THEN {1 << index} ELSE 0 END)"
-        )
+        # Every test is 0 or 1, never NULL, so a product places its bit.
+        terms.append(str(1 << index) if test is None else f"({test}) * {1 << index}")
     return SqlPolicy(
-        " | ".join(terms) or "0",
+        " + ".join(terms) or "0",
         writer.params,
         _folder_bits_function(writer.folder_tests),
         writer.needs_name,
@@ -178,9 +177,9 @@ class _Writer:
                     names.append(name)
                 else:
                     both.setdefault(folder, []).append(name)
-        tests = [f"fb & {1 << self.folder_slot(folders)}"] if folders else []
+        tests = [f"fb & {1 << self.folder_slot(folders)} != 0"] if folders else []
         tests += [
-            f"(fb & {1 << self.folder_slot([folder])} AND ({self.name_test(group)}))"
+            f"(fb & {1 << self.folder_slot([folder])} != 0 AND ({self.name_test(group)}))"
             for folder, group in both.items()
         ]
         if names:

@@ -75,6 +75,12 @@ def plan_command(
             raise _one_line_per_row(exc) from None
     for row in result.unmatched_holds:
         typer.echo(f"{row.where}: warning: {row.what}. Fix: {row.fix}", err=True)
+    if result.planned_in_python:
+        typer.echo(
+            f"{policy}: note: planned file by file in Python, which is slower"
+            f" ({result.planned_in_python}); the decisions are the same",
+            err=True,
+        )
     actions = "; ".join(f"{action} {count:,}" for action, count in sorted(result.by_action.items()))
     typer.echo(
         f"plan run {result.run_id}: {len(result.planned)} user(s), {result.decisions:,} files"

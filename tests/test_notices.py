@@ -18,7 +18,7 @@ from migrate_setup import cli
 
 from hdrive_migrate.notices.facts import FAILED, NOT_MOVING, failure_kind, reason_kind
 from hdrive_migrate.plan.names import path_length_problem
-from hdrive_migrate.plan.run import LINK_REASON
+from hdrive_migrate.plan.reference import LINK_REASON
 
 from conftest import require_binary
 

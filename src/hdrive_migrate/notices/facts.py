@@ -14,7 +14,7 @@ from sqlite_utils import Database
 from hdrive_migrate.migrate.status import BAD, GOOD, MIGRATED, WITH_EXCEPTIONS, Report, report
 from hdrive_migrate.plan.current import EFFECTIVE_SQL
 from hdrive_migrate.plan.names import TOO_LONG_START
-from hdrive_migrate.plan.run import LINK_REASON
+from hdrive_migrate.plan.reference import LINK_REASON
 
 BEFORE, AFTER = "before", "after"
 STAGES = (BEFORE, AFTER)

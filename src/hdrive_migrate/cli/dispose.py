@@ -6,7 +6,6 @@ from pathlib import Path
 import typer
 
 from hdrive_migrate.cli.common import USER_OPTION, WAVE_OPTION, WORKSPACE_OPTION
-from hdrive_migrate.workspace import open_workspace
 
 EXAMPLE = (
     "Example: hdrive-migrate dispose approve --approver 'Jo Bloggs' --approver 'Sam Patel' "
@@ -53,6 +52,7 @@ def approve(
     """
     from hdrive_migrate.plan.dispose import approve_disposal
     from hdrive_migrate.scan.selection import select_users
+    from hdrive_migrate.workspace import open_workspace
 
     with open_workspace(workspace) as ws:
         upns = [upn for upn, _ in select_users(ws.db, wave=wave, upn=user)]

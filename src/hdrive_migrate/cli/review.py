@@ -7,7 +7,6 @@ from pathlib import Path
 import typer
 
 from hdrive_migrate.cli.common import WAVE_OPTION, WORKSPACE_OPTION
-from hdrive_migrate.workspace import open_workspace
 
 app = typer.Typer(
     help="Export the files awaiting a records manager's decision, and import their decisions.",
@@ -56,6 +55,7 @@ def export(
     """
     from hdrive_migrate.plan.review import export_reviews
     from hdrive_migrate.scan.selection import select_users
+    from hdrive_migrate.workspace import open_workspace
 
     with open_workspace(workspace) as ws:
         upns = [upn for upn, _ in select_users(ws.db, wave=wave, upn=None)]
@@ -85,6 +85,7 @@ def import_reviews(
     recorded anyway. Exits 1 when any row was rejected, else 0.
     """
     from hdrive_migrate.plan.review import import_reviews as record
+    from hdrive_migrate.workspace import open_workspace
 
     with open_workspace(workspace) as ws:
         report = record(ws.db, file, reviewer=reviewer, now=datetime.now(UTC))

@@ -4,20 +4,16 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
-from rich.progress import Progress as RichProgress
-from rich.progress import TextColumn, TimeElapsedColumn
 
 from hdrive_migrate.cli.common import USER_OPTION, WAVE_OPTION, WORKSPACE_OPTION
 from hdrive_migrate.display import counted, size_text
-from hdrive_migrate.scan.excludes import Excludes
-from hdrive_migrate.scan.run import Progress, ScanOptions, ScanResult, scan_user
-from hdrive_migrate.scan.selection import select_users
-from hdrive_migrate.scan.summary import UserSummary, summarise
-from hdrive_migrate.sources.open import open_source
-from hdrive_migrate.workspace import open_workspace
+
+if TYPE_CHECKING:
+    from hdrive_migrate.scan.run import Progress, ScanResult
+    from hdrive_migrate.scan.summary import UserSummary
 
 EXAMPLE = "Example: hdrive-migrate scan -w ./wave1 --wave 'Wave 1' --hash"
 app = typer.Typer(
@@ -41,6 +37,12 @@ def scan(
     must be in that wave). A re-scan records what is new, changed, deleted and unchanged
     since the last one; a killed scan resumes where it was. The source is only read, never
     changed. Exits 1 when a user's folder could not be scanned."""
+    from hdrive_migrate.scan.excludes import Excludes
+    from hdrive_migrate.scan.run import ScanOptions, scan_user
+    from hdrive_migrate.scan.selection import select_users
+    from hdrive_migrate.sources.open import open_source
+    from hdrive_migrate.workspace import open_workspace
+
     if ctx.invoked_subcommand is not None:
         return
     with open_workspace(workspace) as ws:
@@ -73,6 +75,10 @@ def summary(
     json_output: bool = typer.Option(False, "--json", help="One JSON list of objects."),
 ) -> None:
     """Per user: files, folders, bytes, and findings by kind from the latest complete scan."""
+    from hdrive_migrate.scan.selection import select_users
+    from hdrive_migrate.scan.summary import summarise
+    from hdrive_migrate.workspace import open_workspace
+
     with open_workspace(workspace) as ws:
         users = [upn for upn, _ in select_users(ws.db, wave=wave, upn=None)]
         summaries = summarise(ws.db, users)
@@ -83,7 +89,7 @@ def summary(
         typer.echo(line)
 
 
-def result_line(result: ScanResult) -> str:
+def result_line(result: "ScanResult") -> str:
     if result.status != "complete":
         return f"✗ {result.upn}: not scanned: {result.problem}"
     c = result.counts
@@ -95,7 +101,7 @@ def result_line(result: ScanResult) -> str:
     )
 
 
-def summary_lines(summaries: list[UserSummary]) -> list[str]:
+def summary_lines(summaries: "list[UserSummary]") -> list[str]:
     lines = [f"{'user':<40} {'status':<12} {'files':>10} {'folders':>8} {'size':>10}  findings"]
     for s in summaries:
         kinds = ", ".join(f"{kind} {count:,}" for kind, count in sorted(s.findings.items()))
@@ -106,10 +112,14 @@ def summary_lines(summaries: list[UserSummary]) -> list[str]:
     return lines
 
 
-class TerminalProgress(Progress):
-    """Files, bytes and rate on a terminal; nothing at all when output is not a terminal."""
+class TerminalProgress:
+    """A scan's Progress drawn on a terminal: files, bytes and rate."""
 
     def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import Progress as RichProgress
+        from rich.progress import TextColumn, TimeElapsedColumn
+
         self.bar = RichProgress(
             TextColumn("{task.description}"),
             TextColumn("{task.fields[files]:>12,} files"),
@@ -144,5 +154,8 @@ class TerminalProgress(Progress):
         self.bar.stop()
 
 
-def progress_display() -> Progress:
+def progress_display() -> "Progress":
+    """TerminalProgress on a terminal; otherwise a Progress that shows nothing."""
+    from hdrive_migrate.scan.run import Progress
+
     return TerminalProgress() if sys.stderr.isatty() else Progress()

@@ -12,7 +12,7 @@ from sqlite_utils import Database
 
 from hdrive_migrate import __version__
 from hdrive_migrate.errors import HdriveError
-from hdrive_migrate.plan.holds import Holds, UnmatchedHolds, unmatched_rows
+from hdrive_migrate.plan.holds import Holds, UnmatchedHolds, stops_plan, unmatched_rows
 from hdrive_migrate.plan.names import NameMapping, path_length_problem
 from hdrive_migrate.plan.targets import TargetTree
 from hdrive_migrate.policy.compile import CompiledPolicy, compile_policy
@@ -51,14 +51,17 @@ class PlanResult:
 def plan(db: Database, upns: list[str], request: PlanRequest) -> PlanResult:
     """Plan every user in `upns` that has a complete scan; the run replaces each planned
     user's current plan, and earlier runs stay in the database as history. Hold register
-    rows that hold nothing raise UnmatchedHolds before anything is written, unless the
-    request allows them (then they come back in `unmatched_holds`)."""
+    rows whose path holds nothing raise UnmatchedHolds before anything is written, unless the
+    request allows them; they, and rows naming a UPN not in the workspace (never a stop), come
+    back in `unmatched_holds` to be warned of."""
     policy = load_policy(request.policy_file)
     compiled = compile_policy(policy, request.as_of, atime_trusted=request.atime_trusted)
     scanned = {upn for upn in upns if latest_scan_complete(db, upn)}
     unmatched = unmatched_holds(db, scanned, request.holds)
-    if unmatched and not request.allow_unmatched_holds:
-        raise UnmatchedHolds(request.holds.source, unmatched)
+    stopping = [row for row in unmatched if stops_plan(row)]
+    if stopping and not request.allow_unmatched_holds:
+        warned = [row for row in unmatched if not stops_plan(row)]
+        raise UnmatchedHolds(request.holds.source, stopping, warned)
     result = PlanResult(start_run(db, policy, compiled, request), unmatched_holds=unmatched)
     for upn in upns:
         if upn not in scanned:

@@ -74,7 +74,10 @@ def summary(
     wave: str | None = WAVE_OPTION,
     json_output: bool = typer.Option(False, "--json", help="One JSON list of objects."),
 ) -> None:
-    """Per user: files, folders, bytes, and findings by kind from the latest complete scan."""
+    """Per user: files, folders, bytes, what `[scan] exclude` left out, and findings by kind,
+    from the latest complete scan. JSON keys: upn, wave, status, scanned_at, files, folders,
+    bytes, new, changed, unchanged, deleted, excluded (files left out), excluded_folders
+    (folders left out, not listed, so what they hold is not counted) and findings."""
     from hdrive_migrate.scan.selection import select_users
     from hdrive_migrate.scan.summary import summarise
     from hdrive_migrate.workspace import open_workspace
@@ -102,14 +105,22 @@ def result_line(result: "ScanResult") -> str:
 
 
 def summary_lines(summaries: "list[UserSummary]") -> list[str]:
-    lines = [f"{'user':<40} {'status':<12} {'files':>10} {'folders':>8} {'size':>10}  findings"]
+    lines = [
+        f"{'user':<40} {'status':<12} {'files':>10} {'folders':>8} {'size':>10}"
+        f" {'excluded':>10}  findings"
+    ]
     for s in summaries:
         kinds = ", ".join(f"{kind} {count:,}" for kind, count in sorted(s.findings.items()))
         lines.append(
             f"{s.upn:<40} {s.status:<12} {s.files:>10,} {s.folders:>8,}"
-            f" {size_text(s.bytes):>10}  {kinds or '-'}"
+            f" {size_text(s.bytes):>10} {_excluded(s):>10}  {kinds or '-'}"
         )
     return lines
+
+
+def _excluded(s: "UserSummary") -> str:
+    """Files left out by `[scan] exclude`, with the folders left out unlisted as "+N dirs"."""
+    return f"{s.excluded:,}" + (f"+{s.excluded_folders:,} dirs" if s.excluded_folders else "")
 
 
 class TerminalProgress:

@@ -79,7 +79,8 @@ def scan_user(
     first = next(listings)
     if first.error is not None:
         return _fail(db, upn, scan_id, first.error)
-    _write_listings(db, upn, scan_id, _chain(first, listings), options, progress)
+    excluded = _write_listings(db, upn, scan_id, _chain(first, listings), options, progress)
+    inventory.record_excluded(db, scan_id, *excluded)
     if options.hashed:
         _hash_pending(db, source, upn, folder, scan_id, options.workers, progress)
     counts = inventory.finish_scan(db, upn, scan_id, now_text())
@@ -117,9 +118,12 @@ def _write_listings(
     listings: Iterator[Listing],
     options: ScanOptions,
     progress: Progress,
-) -> None:
+) -> tuple[int, int]:
+    """Write the inventory of LISTINGS; return the files and folders `[scan] exclude` left
+    out."""
     rows: list[tuple] = []
     findings: list[tuple] = []
+    files_out = folders_out = 0
     at = now_text()
     for listing in listings:
         if listing.error is not None:
@@ -127,7 +131,8 @@ def _write_listings(
             findings.append((upn, scan_id, listing.error.kind, path, listing.error.detail, at))
             inventory.keep_unseen_subtree(db, upn, scan_id, path)
             continue
-        entries = options.excludes.kept(listing.folder, listing.entries)
+        entries, files, folders = options.excludes.split(listing.folder, listing.entries)
+        files_out, folders_out = files_out + files, folders_out + folders
         rows += _rows(upn, scan_id, listing.folder, entries)
         findings += [
             (upn, scan_id, kind, printable(path), detail, at)
@@ -141,6 +146,7 @@ def _write_listings(
             inventory.write_batch(db, rows, findings)
             rows, findings = [], []
     inventory.write_batch(db, rows, findings)
+    return files_out, folders_out
 
 
 def _rows(upn: str, scan_id: int, folder: str, entries: list[Entry]) -> list[tuple]:

@@ -309,10 +309,18 @@ def _chained_events(db: Database) -> None:
         )
 
 
+def _scan_excluded_counts(db: Database) -> None:
+    """6: what `[scan] exclude` left out of each scan, files and folders (a folder left out is
+    not listed), so nothing leaves the inventory without being counted."""
+    for column in ("excluded_files", "excluded_folders"):
+        db.execute(f"ALTER TABLE scans ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _meta_and_events,
     _users_scans_and_inventory,
     _plans_reviews_and_disposals,
     _transfers_and_runs,
     _chained_events,
+    _scan_excluded_counts,
 )

@@ -51,11 +51,11 @@ def approve(
     nothing is deleted. Refuses an empty batch and files the scan has not hashed.
     """
     from hdrive_migrate.plan.dispose import approve_disposal
-    from hdrive_migrate.scan.selection import select_users
+    from hdrive_migrate.users.roster import select_users
     from hdrive_migrate.workspace import open_workspace
 
     with open_workspace(workspace) as ws:
-        upns = [upn for upn, _ in select_users(ws.db, wave=wave, upn=user)]
+        upns = [chosen.upn for chosen in select_users(ws.db, wave=wave, upn=user)]
         folder = out or ws.dir / "reports" / "disposals"
         approval = approve_disposal(
             ws.db,

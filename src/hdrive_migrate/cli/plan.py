@@ -59,7 +59,7 @@ def plan_command(
     (exit 2) unless --allow-unmatched-holds; a row naming a UPN not in the workspace is a
     warning naming its line."""
     from hdrive_migrate.plan.run import plan
-    from hdrive_migrate.scan.selection import select_users
+    from hdrive_migrate.users.roster import select_users
     from hdrive_migrate.workspace import open_workspace
 
     if ctx.invoked_subcommand is not None:
@@ -70,7 +70,7 @@ def plan_command(
         )
     day = reference_date(as_of, allow_future=allow_future_as_of)
     with open_workspace(workspace) as ws:
-        upns = [upn for upn, _ in select_users(ws.db, wave=wave, upn=user)]
+        upns = [chosen.upn for chosen in select_users(ws.db, wave=wave, upn=user)]
         request = plan_request(ws.config, policy, holds, day, allow_unmatched_holds)
         try:
             result = plan(ws.db, upns, request)
@@ -139,12 +139,12 @@ def diff(
     """What a new policy would change: files by old action -> new action, with sample paths.
     No plan is written; the audit log records the consultation, which shows file names."""
     from hdrive_migrate.plan.diff import diff_plans
-    from hdrive_migrate.scan.selection import select_users
     from hdrive_migrate.store import record_event
+    from hdrive_migrate.users.roster import select_users
     from hdrive_migrate.workspace import open_workspace
 
     with open_workspace(workspace) as ws:
-        upns = [upn for upn, _ in select_users(ws.db, wave=wave, upn=None)]
+        upns = [chosen.upn for chosen in select_users(ws.db, wave=wave, upn=None)]
         request = plan_request(ws.config, policy, holds, date.today())
         result = diff_plans(ws.db, upns, request)
         shown = sum(len(change["samples"]) for change in result.as_json()["changes"])

@@ -54,11 +54,11 @@ def export(
     is given; state.db, hdrive.toml and the workspace's other own files are always refused.
     """
     from hdrive_migrate.plan.review import export_reviews
-    from hdrive_migrate.scan.selection import select_users
+    from hdrive_migrate.users.roster import select_users
     from hdrive_migrate.workspace import open_workspace
 
     with open_workspace(workspace) as ws:
-        upns = [upn for upn, _ in select_users(ws.db, wave=wave, upn=None)]
+        upns = [chosen.upn for chosen in select_users(ws.db, wave=wave, upn=None)]
         report = export_reviews(ws.db, upns, out, workspace=ws.dir, force=force)
     typer.echo(report.summary())
 

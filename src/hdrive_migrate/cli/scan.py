@@ -39,8 +39,8 @@ def scan(
     changed. Exits 1 when a user's folder could not be scanned."""
     from hdrive_migrate.scan.excludes import Excludes
     from hdrive_migrate.scan.run import ScanOptions, scan_user
-    from hdrive_migrate.scan.selection import select_users
     from hdrive_migrate.sources.open import open_source
+    from hdrive_migrate.users.roster import select_users
     from hdrive_migrate.workspace import open_workspace
 
     if ctx.invoked_subcommand is not None:
@@ -58,8 +58,8 @@ def scan(
         try:
             with progress_display() as progress:
                 results = [
-                    scan_user(ws.db, source, upn, folder, options, progress)
-                    for upn, folder in users
+                    scan_user(ws.db, source, chosen.upn, chosen.folder, options, progress)
+                    for chosen in users
                 ]
         finally:
             source.close()
@@ -78,12 +78,12 @@ def summary(
     from the latest complete scan. JSON keys: upn, wave, status, scanned_at, files, folders,
     bytes, new, changed, unchanged, deleted, excluded (files left out), excluded_folders
     (folders left out, not listed, so what they hold is not counted) and findings."""
-    from hdrive_migrate.scan.selection import select_users
     from hdrive_migrate.scan.summary import summarise
+    from hdrive_migrate.users.roster import select_users
     from hdrive_migrate.workspace import open_workspace
 
     with open_workspace(workspace) as ws:
-        users = [upn for upn, _ in select_users(ws.db, wave=wave, upn=None)]
+        users = [chosen.upn for chosen in select_users(ws.db, wave=wave, upn=None)]
         summaries = summarise(ws.db, users)
     if json_output:
         typer.echo(json.dumps([s.as_json() for s in summaries], indent=2))

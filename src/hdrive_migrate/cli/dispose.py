@@ -1,6 +1,5 @@
 """`hdrive-migrate dispose ...`: certify disposals that records managers have approved."""
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -50,6 +49,7 @@ def approve(
     apostrophe). Metadata only: the source is not even opened, and
     nothing is deleted. Refuses an empty batch and files the scan has not hashed.
     """
+    from hdrive_migrate.clock import SYSTEM_CLOCK
     from hdrive_migrate.plan.dispose import approve_disposal
     from hdrive_migrate.users.roster import select_users
     from hdrive_migrate.workspace import open_workspace
@@ -63,7 +63,7 @@ def approve(
             approvers=approver,
             out_dir=folder,
             workspace=ws.dir,
-            now=datetime.now(UTC),
+            now=SYSTEM_CLOCK.now(),
         )
     typer.echo(
         f"disposal certificate {approval.certificate_id}: {approval.files} files, "

@@ -145,7 +145,7 @@ def diff(
 
     with open_workspace(workspace) as ws:
         upns = [chosen.upn for chosen in select_users(ws.db, wave=wave, upn=None)]
-        request = plan_request(ws.config, policy, holds, date.today())
+        request = plan_request(ws.config, policy, holds, today())
         result = diff_plans(ws.db, upns, request)
         shown = sum(len(change["samples"]) for change in result.as_json()["changes"])
         record_event(ws.db, "plan.diffed", str(policy), {"users": len(upns), "samples": shown})
@@ -200,18 +200,25 @@ def holds_summary(result: "PlanResult", holds: Holds) -> str:
     return line
 
 
+def today() -> date:
+    """Today where the command runs (ages are counted in the organisation's own days)."""
+    from hdrive_migrate.clock import SYSTEM_CLOCK
+
+    return SYSTEM_CLOCK.now().astimezone().date()
+
+
 def reference_date(text: str | None, *, allow_future: bool) -> date:
     """The --as-of date (default today), refused outside the range ages are measured in."""
     from hdrive_migrate.plan.run import check_reference_date
 
-    today = date.today()
+    day_now = today()
     if text is None:
-        return today
+        return day_now
     try:
         day = date.fromisoformat(text)
     except ValueError:
         raise HdriveError(f"--as-of {text!r} is not a date", fix="write it as YYYY-MM-DD") from None
-    check_reference_date(day, today, allow_future=allow_future)
+    check_reference_date(day, day_now, allow_future=allow_future)
     return day
 
 

@@ -1,7 +1,6 @@
 """`hdrive-migrate review ...`: the records managers' decisions on files the policy left to
 them."""
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -84,11 +83,12 @@ def import_reviews(
     Each bad row is reported as one line (FILE:LINE: what. Fix: how) and the good rows are
     recorded anyway. Exits 1 when any row was rejected, else 0.
     """
+    from hdrive_migrate.clock import SYSTEM_CLOCK
     from hdrive_migrate.plan.review import import_reviews as record
     from hdrive_migrate.workspace import open_workspace
 
     with open_workspace(workspace) as ws:
-        report = record(ws.db, file, reviewer=reviewer, now=datetime.now(UTC))
+        report = record(ws.db, file, reviewer=reviewer, now=SYSTEM_CLOCK.now())
     for error in report.errors:
         typer.echo(error.message(report.file), err=True)
     typer.echo(report.summary())

@@ -2,13 +2,13 @@
 
 import json
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
 from hdrive_migrate.cli.common import USER_OPTION, WAVE_OPTION, WORKSPACE_OPTION
+from hdrive_migrate.clock import SYSTEM_CLOCK
 from hdrive_migrate.display import counted, size_text
 
 if TYPE_CHECKING:
@@ -143,7 +143,7 @@ class TerminalProgress:
         self.task = self.bar.add_task("scanning", files=0, size="0 B", rate=0.0)
         self.files = 0
         self.bytes = 0
-        self.started = time.monotonic()
+        self.started = SYSTEM_CLOCK.monotonic()
 
     def start_user(self, upn: str) -> None:
         self.bar.update(self.task, description=f"scanning {upn}")
@@ -151,7 +151,7 @@ class TerminalProgress:
     def listed(self, files: int, size: int) -> None:
         self.files += files
         self.bytes += size
-        rate = self.files / max(time.monotonic() - self.started, 1e-6)
+        rate = self.files / max(SYSTEM_CLOCK.monotonic() - self.started, 1e-6)
         self.bar.update(self.task, files=self.files, size=size_text(self.bytes), rate=rate)
 
     def hashed(self, files: int, size: int) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from hdrive_migrate import __version__
+from hdrive_migrate.clock import SYSTEM_CLOCK, Clock
 from hdrive_migrate.errors import HdriveError
 from hdrive_migrate.plan.holds import Holds, UnmatchedHolds, stops_plan, unmatched_rows
 from hdrive_migrate.plan.names import NameMapping, path_length_problem
@@ -35,6 +36,7 @@ class PlanRequest:
     target_folder: str
     mapping: NameMapping
     allow_unmatched_holds: bool = False
+    clock: Clock = SYSTEM_CLOCK  # the times the run and the audit log record
 
 
 @dataclass
@@ -73,7 +75,7 @@ def plan(db: Database, upns: list[str], request: PlanRequest) -> PlanResult:
             result.decisions += count
         result.held += held
         result.planned.append(upn)
-    finish_run(db, result)
+    finish_run(db, result, request.clock)
     return result
 
 
@@ -140,7 +142,7 @@ def start_run(db: Database, policy: Policy, compiled: CompiledPolicy, request: P
                 request.target_folder,
                 request.as_of.isoformat(),
                 __version__,
-                now_text(),
+                now_text(request.clock),
             ],
         ).lastrowid
         db.conn.executemany(
@@ -154,11 +156,11 @@ def start_run(db: Database, policy: Policy, compiled: CompiledPolicy, request: P
     return run_id
 
 
-def finish_run(db: Database, result: PlanResult) -> None:
+def finish_run(db: Database, result: PlanResult, clock: Clock = SYSTEM_CLOCK) -> None:
     with transaction(db):
         db.execute(
             "UPDATE plan_runs SET status = 'complete', finished_at = ?, decisions = ? WHERE id = ?",
-            [now_text(), result.decisions, result.run_id],
+            [now_text(clock), result.decisions, result.run_id],
         )
     policy = policy_of(db, result.run_id)
     record_event(
@@ -174,6 +176,7 @@ def finish_run(db: Database, result: PlanResult) -> None:
             "by_action": result.by_action,
             "not_scanned": len(result.not_scanned),
         },
+        at=clock.now(),
     )
 
     previous = db.execute(
@@ -181,7 +184,13 @@ def finish_run(db: Database, result: PlanResult) -> None:
         [result.run_id],
     ).fetchone()
     if previous and (before := policy_of(db, previous[0])) != policy:
-        record_event(db, "policy.changed", f"run {result.run_id}", {"from": before, "to": policy})
+        record_event(
+            db,
+            "policy.changed",
+            f"run {result.run_id}",
+            {"from": before, "to": policy},
+            at=clock.now(),
+        )
 
 
 def policy_of(db: Database, run_id: int) -> dict[str, str]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from hdrive_migrate import __version__
+from hdrive_migrate.clock import SYSTEM_CLOCK, Clock, stored_time
 from hdrive_migrate.config import DEFAULT_LOCK_TIMEOUT, LOCK_TIMEOUT_ENV
 from hdrive_migrate.errors import WorkspaceError
 from hdrive_migrate.store.chain import GENESIS, event_hash
@@ -67,9 +68,9 @@ def user_version(db: Database) -> int:
     return db.execute("PRAGMA user_version").fetchone()[0]
 
 
-def now_text() -> str:
-    """Now, as the workspace stores times: UTC ISO 8601 to the second."""
-    return datetime.now(UTC).isoformat(timespec="seconds")
+def now_text(clock: Clock = SYSTEM_CLOCK) -> str:
+    """Now by CLOCK, as the workspace stores times: UTC ISO 8601 to the second."""
+    return stored_time(clock.now())
 
 
 def record_event(
@@ -82,7 +83,7 @@ def record_event(
     at: datetime | None = None,
 ) -> int:
     """Append to the audit log who (ACTOR, default the OS user) did ACTION to SUBJECT when (AT,
-    default now, stored as UTC ISO 8601), with DETAIL as JSON; return the event id.
+    default now by SYSTEM_CLOCK, stored as UTC ISO 8601), with DETAIL as JSON; return the event id.
 
     The entry is chained to the one before (store/chain.py): the last entry is read and the
     new one written under one write lock, in the caller's transaction when one is open (it
@@ -94,7 +95,7 @@ def record_event(
     ValueError.
     """
     _refuse_secrets(detail or {})
-    moment = (at or datetime.now(UTC)).astimezone(UTC)
+    moment = (at or SYSTEM_CLOCK.now()).astimezone(UTC)
     fields = (
         moment.isoformat(timespec="milliseconds"),
         actor or os_user(),

@@ -4,11 +4,11 @@ Append new migrations; never edit one that has shipped, because databases alread
 """
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 from sqlite_utils import Database
 
 from hdrive_migrate import __version__
+from hdrive_migrate.clock import SYSTEM_CLOCK, stored_time
 from hdrive_migrate.store.chain import GENESIS, event_hash
 from hdrive_migrate.store.chain import entries as chain_entries
 
@@ -21,7 +21,7 @@ def _meta_and_events(db: Database) -> None:
     db["meta"].insert_all(
         [
             {"key": "tool_version", "value": __version__},
-            {"key": "created_at", "value": datetime.now(UTC).isoformat(timespec="seconds")},
+            {"key": "created_at", "value": stored_time(SYSTEM_CLOCK.now())},
         ]
     )
     db["events"].create(

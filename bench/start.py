@@ -86,7 +86,7 @@ def main() -> None:
     # and the workspace is read through sqlite-utils.
     floor = median_ms([sys.executable, "-c", "import typer._adapters, sqlite_utils"], args.runs)
     print(
-        f"{'(typer+pydantic+sqlite-utils)':<22} {floor:7.1f} ms (importing them alone: the floor"
+        f"{'(typer, sqlite-utils)':<22} {floor:7.1f} ms (importing them alone: the floor"
         " for any command that opens the workspace)",
         flush=True,
     )

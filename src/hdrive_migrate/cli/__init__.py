@@ -14,12 +14,14 @@ from hdrive_migrate.cli import (
     dispose,
     init,
     migrate,
+    notices,
     plan,
     policy,
     preflight,
     report,
     review,
     scan,
+    serve,
     status,
     tenant,
     users,
@@ -55,6 +57,8 @@ app.command(name="migrate", epilog=migrate.EXAMPLE)(migrate.migrate)
 app.command(name="verify", epilog=verify.EXAMPLE)(verify.verify)
 app.command(name="status", epilog=status.EXAMPLE)(status.status)
 app.command(name="report", epilog=report.EXAMPLE)(report.report)
+app.command(name="serve", epilog=serve.EXAMPLE)(serve.serve)
+app.command(name="notices", epilog=notices.EXAMPLE)(notices.notices)
 app.add_typer(audit.app, name="audit")
 
 

@@ -29,7 +29,8 @@ def check(
     """Check the workspace can reach Graph and has the permissions a migration needs.
 
     Prints one line per check; exits 0 when all pass, else 1. The write check creates and
-    deletes an empty folder in the user's OneDrive.
+    deletes an empty folder in the user's OneDrive. When [notices] mailbox is set, a last
+    check tests that the app may send mail from it (Mail.Send), sending nothing.
     """
     import asyncio
 
@@ -38,7 +39,8 @@ def check(
     from hdrive_migrate.workspace import open_workspace
 
     with open_workspace(workspace) as ws:
-        results = asyncio.run(check_settings(ws.config.graph, user))
+        mailbox = ws.config.notices.mailbox
+        results = asyncio.run(check_settings(ws.config.graph, user, mailbox))
         record_event(
             ws.db,
             "tenant.check",

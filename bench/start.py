@@ -82,9 +82,10 @@ def main() -> None:
     for flag in ("--version", "--help"):
         ms = median_ms([str(HDRIVE), flag], args.runs)
         print(line(f"hdrive-migrate {flag}", ms, baseline, GOAL_START_MS), flush=True)
-    # What status cannot go under: typer parses its arguments with pydantic (typer >= 0.2x),
-    # and the workspace is read through sqlite-utils.
-    floor = median_ms([sys.executable, "-c", "import typer._adapters, sqlite_utils"], args.runs)
+    # What status cannot go under: the command line and sqlite-utils, which reads the
+    # workspace (and pydantic, with a typer from 0.29 on, which converts arguments with it).
+    typer = "typer._adapters" if importlib.util.find_spec("typer._adapters") else "typer"
+    floor = median_ms([sys.executable, "-c", f"import {typer}, sqlite_utils"], args.runs)
     print(
         f"{'(typer, sqlite-utils)':<22} {floor:7.1f} ms (importing them alone: the floor"
         " for any command that opens the workspace)",

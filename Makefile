@@ -38,3 +38,4 @@ bench: deps $(VENV)/.installed
 	$(BIN)/python bench/plan.py
 	$(BIN)/python bench/migrate.py
 	$(BIN)/python bench/report.py
+	$(BIN)/python bench/start.py

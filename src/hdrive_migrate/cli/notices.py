@@ -11,7 +11,6 @@ from hdrive_migrate.cli.common import USER_OPTION, WAVE_OPTION, WORKSPACE_OPTION
 from hdrive_migrate.clock import SYSTEM_CLOCK
 from hdrive_migrate.display import counted
 from hdrive_migrate.errors import HdriveError
-from hdrive_migrate.workspace import open_workspace
 
 EXAMPLE = (
     "Example: hdrive-migrate notices --wave 'Wave 1' --stage before --date 2026-03-14 "
@@ -67,6 +66,7 @@ def notices(
     """
     from hdrive_migrate.notices.run import NoticeRequest, run_notices
     from hdrive_migrate.users.roster import select_users
+    from hdrive_migrate.workspace import open_workspace
 
     actor = operator(operator_name)
     request = NoticeRequest(

@@ -10,14 +10,13 @@ import csv
 import json
 import shlex
 import shutil
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from hdrive_migrate import __version__
+from hdrive_migrate.clock import SYSTEM_CLOCK, Clock
 from hdrive_migrate.demo.sample import MAX_PEOPLE, Person, Sample, people, write_share
 from hdrive_migrate.demo.summary import summarise
 from hdrive_migrate.demo.tenant import LocalTenant
@@ -91,7 +90,7 @@ def run_demo(
     users: int,
     *,
     force: bool = False,
-    now: Callable[[], float] = time.time,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> None:
     """Make the sample share and a tenant in FOLDER for USERS people, then run the pipeline.
 
@@ -101,9 +100,9 @@ def run_demo(
     check_people(users)
     paths = demo_paths(folder)
     prepare_folder(paths.root, force=force, users=users)
-    started = time.monotonic()
+    started = clock.monotonic()
     try:
-        sample = make_sample(shell, paths, users, now())
+        sample = make_sample(shell, paths, users, clock.now().timestamp())
         labels = list(load_policy(paths.policies / POLICY).labels)
         with LocalTenant(paths.tenant, paths.tenant_users, labels, paths.tenant_log) as tenant:
             shell.say(f"local tenant at {tenant.url}; its OneDrives and log: {paths.tenant}")
@@ -111,7 +110,7 @@ def run_demo(
     except KeyboardInterrupt:
         raise stopped_by_ctrl_c(paths.root) from None
     shell.say(f"local tenant at {tenant.url} stopped")
-    finish(shell, paths, sample.people, time.monotonic() - started)
+    finish(shell, paths, sample.people, clock.monotonic() - started)
 
 
 def stopped_by_ctrl_c(root: Path) -> "DemoStopped":

@@ -15,13 +15,14 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from sqlite_utils import Database
 
+from hdrive_migrate.clock import SYSTEM_CLOCK
 from hdrive_migrate.config import Config, lock_timeout
 from hdrive_migrate.desk.access import Access, Refused, listening_names
 from hdrive_migrate.desk.card import status_card
@@ -167,7 +168,7 @@ class DeskHandler(BaseHTTPRequestHandler):
             return self._send(404, render_page(operator=operator, message=message))
         query = parse_qs(url.query).get("q", [""])[0].strip()
         try:
-            answer = self.server.desk.answer(query, operator, datetime.now(UTC))
+            answer = self.server.desk.answer(query, operator, SYSTEM_CLOCK.now())
         except Exception:
             traceback.print_exc(file=sys.stderr)
             message = Message("Something went wrong", "The error is in the page's log.")

@@ -10,9 +10,10 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from hdrive_migrate import __version__
+from hdrive_migrate.clock import SYSTEM_CLOCK, Clock
 from hdrive_migrate.errors import HdriveError
 from hdrive_migrate.plan.compiled import plan_user_sql
-from hdrive_migrate.plan.holds import Holds, UnmatchedHolds, unmatched_rows
+from hdrive_migrate.plan.holds import Holds, UnmatchedHolds, stops_plan, unmatched_rows
 from hdrive_migrate.plan.names import NameMapping
 from hdrive_migrate.plan.reference import decisions, inventory_of, kept_copies
 from hdrive_migrate.plan.targets import TargetTree
@@ -34,6 +35,7 @@ class PlanRequest:
     target_folder: str
     mapping: NameMapping
     allow_unmatched_holds: bool = False
+    clock: Clock = SYSTEM_CLOCK  # the times the run and the audit log record
 
 
 @dataclass
@@ -52,14 +54,17 @@ class PlanResult:
 def plan(db: Database, upns: list[str], request: PlanRequest) -> PlanResult:
     """Plan every user in `upns` that has a complete scan; the run replaces each planned
     user's current plan, and earlier runs stay in the database as history. Hold register
-    rows that hold nothing raise UnmatchedHolds before anything is written, unless the
-    request allows them (then they come back in `unmatched_holds`)."""
+    rows whose path holds nothing raise UnmatchedHolds before anything is written, unless the
+    request allows them; they, and rows naming a UPN not in the workspace (never a stop), come
+    back in `unmatched_holds` to be warned of."""
     policy = load_policy(request.policy_file)
     compiled = compile_policy(policy, request.as_of, atime_trusted=request.atime_trusted)
     scanned = {upn for upn in upns if latest_scan_complete(db, upn)}
     unmatched = unmatched_holds(db, scanned, request.holds)
-    if unmatched and not request.allow_unmatched_holds:
-        raise UnmatchedHolds(request.holds.source, unmatched)
+    stopping = [row for row in unmatched if stops_plan(row)]
+    if stopping and not request.allow_unmatched_holds:
+        warned = [row for row in unmatched if not stops_plan(row)]
+        raise UnmatchedHolds(request.holds.source, stopping, warned)
     result = PlanResult(start_run(db, policy, compiled, request), unmatched_holds=unmatched)
     try:
         sql: SqlPolicy | None = sql_policy(compiled)
@@ -75,7 +80,7 @@ def plan(db: Database, upns: list[str], request: PlanRequest) -> PlanResult:
             result.decisions += count
         result.held += held
         result.planned.append(upn)
-    finish_run(db, result)
+    finish_run(db, result, request.clock)
     return result
 
 
@@ -142,7 +147,7 @@ def start_run(db: Database, policy: Policy, compiled: CompiledPolicy, request: P
                 request.target_folder,
                 request.as_of.isoformat(),
                 __version__,
-                now_text(),
+                now_text(request.clock),
             ],
         ).lastrowid
         db.conn.executemany(
@@ -156,11 +161,11 @@ def start_run(db: Database, policy: Policy, compiled: CompiledPolicy, request: P
     return run_id
 
 
-def finish_run(db: Database, result: PlanResult) -> None:
+def finish_run(db: Database, result: PlanResult, clock: Clock = SYSTEM_CLOCK) -> None:
     with transaction(db):
         db.execute(
             "UPDATE plan_runs SET status = 'complete', finished_at = ?, decisions = ? WHERE id = ?",
-            [now_text(), result.decisions, result.run_id],
+            [now_text(clock), result.decisions, result.run_id],
         )
     policy = policy_of(db, result.run_id)
     record_event(
@@ -176,6 +181,7 @@ def finish_run(db: Database, result: PlanResult) -> None:
             "by_action": result.by_action,
             "not_scanned": len(result.not_scanned),
         },
+        at=clock.now(),
     )
 
     previous = db.execute(
@@ -183,7 +189,13 @@ def finish_run(db: Database, result: PlanResult) -> None:
         [result.run_id],
     ).fetchone()
     if previous and (before := policy_of(db, previous[0])) != policy:
-        record_event(db, "policy.changed", f"run {result.run_id}", {"from": before, "to": policy})
+        record_event(
+            db,
+            "policy.changed",
+            f"run {result.run_id}",
+            {"from": before, "to": policy},
+            at=clock.now(),
+        )
 
 
 def policy_of(db: Database, run_id: int) -> dict[str, str]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlite_utils import Database
 
+from hdrive_migrate.clock import SYSTEM_CLOCK, Clock
 from hdrive_migrate.hashing import hash_stream
 from hdrive_migrate.scan import inventory
 from hdrive_migrate.scan.excludes import Excludes
@@ -32,6 +33,7 @@ class ScanOptions:
     hashed: bool = False
     atime_trusted: bool = False
     workers: int = 8
+    clock: Clock = SYSTEM_CLOCK  # the times scans, findings and the audit log record
 
 
 @dataclass(frozen=True)
@@ -73,16 +75,21 @@ def scan_user(
     progress = progress or Progress()
     progress.start_user(upn)
     scan_id = inventory.begin_scan(
-        db, upn, hashed=options.hashed, atime_trusted=options.atime_trusted, now=now_text()
+        db,
+        upn,
+        hashed=options.hashed,
+        atime_trusted=options.atime_trusted,
+        now=now_text(options.clock),
     )
     listings = list_tree(source, folder, descend=options.excludes.keep, workers=options.workers)
     first = next(listings)
     if first.error is not None:
-        return _fail(db, upn, scan_id, first.error)
-    _write_listings(db, upn, scan_id, _chain(first, listings), options, progress)
+        return _fail(db, upn, scan_id, first.error, now_text(options.clock))
+    excluded = _write_listings(db, upn, scan_id, _chain(first, listings), options, progress)
+    inventory.record_excluded(db, scan_id, *excluded)
     if options.hashed:
-        _hash_pending(db, source, upn, folder, scan_id, options.workers, progress)
-    counts = inventory.finish_scan(db, upn, scan_id, now_text())
+        _hash_pending(db, source, upn, folder, scan_id, options, progress)
+    counts = inventory.finish_scan(db, upn, scan_id, now_text(options.clock))
     findings = _finding_count(db, upn)
     record_event(
         db,
@@ -94,6 +101,7 @@ def scan_user(
             "bytes": counts.bytes,
             "hashed": options.hashed,
         },
+        at=options.clock.now(),
     )
     return ScanResult(upn, scan_id, "complete", counts, findings)
 
@@ -103,10 +111,10 @@ def _chain(first: Listing, rest: Iterator[Listing]) -> Iterator[Listing]:
     yield from rest
 
 
-def _fail(db: Database, upn: str, scan_id: int, error: EntryError) -> ScanResult:
+def _fail(db: Database, upn: str, scan_id: int, error: EntryError, at: str) -> ScanResult:
     kind = FOLDER_MISSING if error.kind == "vanished" else error.kind
-    inventory.write_batch(db, [], [(upn, scan_id, kind, "", error.detail, now_text())])
-    inventory.fail_scan(db, scan_id, now_text())
+    inventory.write_batch(db, [], [(upn, scan_id, kind, "", error.detail, at)])
+    inventory.fail_scan(db, scan_id, at)
     return ScanResult(upn, scan_id, "failed", inventory.ScanCounts(), 1, error.detail)
 
 
@@ -117,17 +125,21 @@ def _write_listings(
     listings: Iterator[Listing],
     options: ScanOptions,
     progress: Progress,
-) -> None:
+) -> tuple[int, int]:
+    """Write the inventory of LISTINGS; return the files and folders `[scan] exclude` left
+    out."""
     rows: list[tuple] = []
     findings: list[tuple] = []
-    at = now_text()
+    files_out = folders_out = 0
+    at = now_text(options.clock)
     for listing in listings:
         if listing.error is not None:
             path = printable(listing.folder)
             findings.append((upn, scan_id, listing.error.kind, path, listing.error.detail, at))
             inventory.keep_unseen_subtree(db, upn, scan_id, path)
             continue
-        entries = options.excludes.kept(listing.folder, listing.entries)
+        entries, files, folders = options.excludes.split(listing.folder, listing.entries)
+        files_out, folders_out = files_out + files, folders_out + folders
         rows += _rows(upn, scan_id, listing.folder, entries)
         findings += [
             (upn, scan_id, kind, printable(path), detail, at)
@@ -141,6 +153,7 @@ def _write_listings(
             inventory.write_batch(db, rows, findings)
             rows, findings = [], []
     inventory.write_batch(db, rows, findings)
+    return files_out, folders_out
 
 
 def _rows(upn: str, scan_id: int, folder: str, entries: list[Entry]) -> list[tuple]:
@@ -171,16 +184,16 @@ def _hash_pending(
     upn: str,
     folder: str,
     scan_id: int,
-    workers: int,
+    options: ScanOptions,
     progress: Progress,
 ) -> None:
     """Hash every file of this scan that has no hash yet, in keyset-paged batches, so a killed
     run picks up where it stopped."""
     after = ""
-    with ThreadPoolExecutor(workers) as pool:
+    with ThreadPoolExecutor(options.workers) as pool:
         while batch := _unhashed(db, upn, scan_id, after):
             results = pool.map(lambda row: _hash_one(source, folder, *row), batch)
-            _store_hashes(db, upn, scan_id, list(results))
+            _store_hashes(db, upn, scan_id, list(results), now_text(options.clock))
             progress.hashed(len(batch), sum(size for _, size in batch))
             after = batch[-1][0]
 
@@ -205,8 +218,7 @@ def _hash_one(source: Source, folder: str, path: str, size: int):
         return path, None, error
 
 
-def _store_hashes(db: Database, upn: str, scan_id: int, results: list) -> None:
-    at = now_text()
+def _store_hashes(db: Database, upn: str, scan_id: int, results: list, at: str) -> None:
     with transaction(db):
         for path, hashes, error in results:
             if error is not None:

@@ -4,11 +4,11 @@ Append new migrations; never edit one that has shipped, because databases alread
 """
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 from sqlite_utils import Database
 
 from hdrive_migrate import __version__
+from hdrive_migrate.clock import SYSTEM_CLOCK, stored_time
 from hdrive_migrate.store.chain import GENESIS, event_hash
 from hdrive_migrate.store.chain import entries as chain_entries
 
@@ -21,7 +21,7 @@ def _meta_and_events(db: Database) -> None:
     db["meta"].insert_all(
         [
             {"key": "tool_version", "value": __version__},
-            {"key": "created_at", "value": datetime.now(UTC).isoformat(timespec="seconds")},
+            {"key": "created_at", "value": stored_time(SYSTEM_CLOCK.now())},
         ]
     )
     db["events"].create(
@@ -341,6 +341,13 @@ def _notices(db: Database) -> None:
     )
 
 
+def _scan_excluded_counts(db: Database) -> None:
+    """9: what `[scan] exclude` left out of each scan, files and folders (a folder left out is
+    not listed), so nothing leaves the inventory without being counted."""
+    for column in ("excluded_files", "excluded_folders"):
+        db.execute(f"ALTER TABLE scans ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _meta_and_events,
     _users_scans_and_inventory,
@@ -350,4 +357,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     _events_by_subject,
     _user_identities,
     _notices,
+    _scan_excluded_counts,
 )

@@ -167,6 +167,11 @@ def _sql_doubled_quotes(expr: str) -> str:
     return f"""replace({expr}, '"', '""')"""
 
 
+def sql_csv_cell(cell: SqlCell) -> str:
+    """SQL for CELL alone, to be computed once and shown in several lines (`sql_csv_plain`)."""
+    return f"printf('{cell.pattern}', {', '.join(cell.arguments)})"
+
+
 def sql_csv_line(*cells: SqlCell | None) -> str:
     """SQL for one CSV line of CELLS (None for an empty cell), ending as CsvWriter's lines do
     (CRLF). One printf() builds it: a chain of || would copy the line once per cell."""

@@ -20,7 +20,9 @@ from sqlite_utils import Database
 from hdrive_migrate.migrate.reasons import REASONS
 from hdrive_migrate.migrate.status import GOOD, Cause, reason_cause
 from hdrive_migrate.outputs import (
+    SqlCell,
     csv_cell,
+    sql_csv_cell,
     sql_csv_line,
     sql_csv_plain,
     sql_csv_text,
@@ -197,46 +199,62 @@ def _message() -> str:
         ELSE '' END"""
 
 
+# The cells more than one line shows, each made once per file (the middle level of the query).
+_SHARED = {
+    "source_cell": sql_csv_text("source"),
+    "target_cell": sql_csv_text("target"),
+    "item_id_cell": sql_csv_text("item_id"),
+    "rule_cell": sql_csv_text("rule"),
+    "quick_xor_cell": sql_csv_text("quick_xor"),
+}
+# Hex digits and ISO 8601 times never need quoting nor start like a formula.
+_SHA256, _TIME = sql_csv_plain("sha256"), sql_csv_plain("time")
+
+
+def _shared(name: str) -> SqlCell:
+    return sql_csv_plain(name)
+
+
 def _item_line() -> str:
     """columns.ITEM_COLUMNS, in order."""
     return sql_csv_line(
-        sql_csv_text("source"),
-        sql_csv_text("target"),
+        _shared("source_cell"),
+        _shared("target_cell"),
         sql_csv_text("name"),
         sql_csv_text(EXTENSION_SQL),
         sql_csv_plain("size"),
         sql_csv_plain("'File'"),
         sql_csv_words(_status()),
-        sql_csv_text(_category()),
+        sql_csv_words(_category()),
         sql_csv_words(_message()),
         None,
-        sql_csv_text("item_id"),
+        _shared("item_id_cell"),
         None,
         sql_csv_plain("job"),
         None,
         sql_csv_plain(":upn_cell"),
         None,
         sql_csv_plain("action"),
-        sql_csv_text("rule"),
+        _shared("rule_cell"),
         sql_csv_plain(":policy_version"),
-        sql_csv_text("sha256"),
-        sql_csv_text("quick_xor"),
+        _SHA256,
+        _shared("quick_xor_cell"),
     )
 
 
 def _manifest_line() -> str:
     """columns.MANIFEST_COLUMNS, in order."""
     return sql_csv_line(
-        sql_csv_text("source"),
-        sql_csv_text("target"),
+        _shared("source_cell"),
+        _shared("target_cell"),
         sql_csv_plain("size"),
-        sql_csv_text("sha256"),
-        sql_csv_text("quick_xor"),
-        sql_csv_text("item_id"),
+        _SHA256,
+        _shared("quick_xor_cell"),
+        _shared("item_id_cell"),
         sql_csv_plain("outcome"),
-        sql_csv_text("time"),
+        _TIME,
         sql_csv_plain("action"),
-        sql_csv_text("rule"),
+        _shared("rule_cell"),
         sql_csv_plain(":policy"),
     )
 
@@ -246,14 +264,14 @@ def _register_line() -> str:
     listed = ", ".join(sql_literal(a) for actions in REGISTERS.values() for a in actions)
     line = sql_csv_line(
         sql_csv_plain(":upn_cell"),
-        sql_csv_text("source"),
+        _shared("source_cell"),
         sql_csv_text("path"),
         sql_csv_plain("size"),
-        sql_csv_text(_MODIFIED),
-        sql_csv_text("sha256"),
-        sql_csv_text("quick_xor"),
+        sql_csv_plain(_MODIFIED),
+        _SHA256,
+        _shared("quick_xor_cell"),
         sql_csv_plain("action"),
-        sql_csv_text("rule"),
+        _shared("rule_cell"),
         sql_csv_text("rule_description"),
         sql_csv_text("reason"),
         sql_csv_text("reviewer"),
@@ -269,10 +287,15 @@ def _minute() -> str:
     return f"CASE WHEN outcome IN ({good}) THEN substr(time, 1, 16) END"
 
 
+_CELLS_SQL = f"""
+    SELECT *, {", ".join(f"{sql_csv_cell(cell)} AS {name}" for name, cell in _SHARED.items())}
+    FROM ({_FILE_SQL}) AS file LIMIT -1
+"""
+
 _LINES_SQL = f"""
     SELECT {_item_line()}, {_manifest_line()}, {_register_line()},
            action, outcome, size,
            CASE WHEN outcome = 'failed' THEN COALESCE(failure, 'unknown') END,
            {_minute()}
-    FROM ({_FILE_SQL}) AS file
+    FROM ({_CELLS_SQL}) AS file
 """

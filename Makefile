@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: $(VENV)/.installed
-	bash scripts/demo.sh
+	$(BIN)/hdrive-migrate demo
 
 test: deps $(VENV)/.installed lint
 	$(BIN)/pytest
@@ -38,3 +38,4 @@ bench: deps $(VENV)/.installed
 	$(BIN)/python bench/plan.py
 	$(BIN)/python bench/migrate.py
 	$(BIN)/python bench/report.py
+	$(BIN)/python bench/start.py

@@ -1,33 +1,34 @@
-"""Planner speed: decisions per second over generated inventory records, beside a baseline of
-only reading the same rows from the database, measured in the same run.
+"""Planner speed: the whole `hdrive-migrate plan` command (start-up included) over generated
+inventory records, beside a baseline of only reading the same rows from the database,
+measured in the same run; and the command's peak memory at two sizes.
 
-Goal: planning costs at most 3x the read, and at least 100,000 decisions/s.
+Goals: planning costs at most 3x the read, at least 100,000 decisions/s, and peak memory
+under 200 MB and flat (the larger size at most 1.25x the smaller).
 
-    python bench/plan.py [--files 1000000] [--users 50]
+    python bench/plan.py [--files 1000000] [--users 50] [--compare-files 100000]
 """
 
 import argparse
 import hashlib
 import importlib.util
+import os
 import random
+import subprocess
 import sys
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-if importlib.util.find_spec("hdrive_migrate") is None:
+HDRIVE = Path(sys.executable).parent / "hdrive-migrate"
+if importlib.util.find_spec("hdrive_migrate") is None or not HDRIVE.exists():
     sys.exit(
-        "bench/plan.py: hdrive_migrate is not importable. "
+        f"bench/plan.py: hdrive_migrate or {HDRIVE} is missing. "
         "Fix: run `make bench`, or run it with .venv/bin/python"
     )
 
 from hdrive_migrate.config import Auth, Config, GraphSettings  # noqa: E402
-from hdrive_migrate.plan.holds import Holds  # noqa: E402
-from hdrive_migrate.plan.names import NameMapping  # noqa: E402
-from hdrive_migrate.plan.run import PlanRequest, plan  # noqa: E402
 from hdrive_migrate.workspace import create_workspace  # noqa: E402
 
 from hometree import user_files  # noqa: E402
@@ -35,6 +36,8 @@ from hometree import user_files  # noqa: E402
 POLICY = HERE.parent / "policies" / "personal-files.yaml"
 GOAL_RATIO = 3
 GOAL_RATE = 100_000
+GOAL_PEAK_MIB = 200
+GOAL_FLAT = 1.25
 READ_QUERY = (
     "SELECT path, is_dir, size, modified, created, accessed, attributes, link FROM files"
     " WHERE upn = ? AND change != 'deleted' ORDER BY path"
@@ -89,41 +92,68 @@ def verdict(met: bool) -> str:
     return "goal met" if met else "goal NOT met"
 
 
+def workspace(folder: Path, files: int, users: int) -> tuple[Path, float, int]:
+    """A workspace of FILES records, and the seconds to read them (warm) with their count."""
+    settings = Config(
+        source_root=str(folder), graph=GraphSettings(url="http://127.0.0.1:9/v1.0", auth=Auth.LOCAL)
+    )
+    ws_dir = folder / "ws"
+    with create_workspace(ws_dir, settings) as ws:
+        upns = fill(ws.db, files, users)
+        read_all(ws.db, upns)  # warm the page cache for both measurements
+        seconds, count = read_all(ws.db, upns)
+    return ws_dir, seconds, count
+
+
+def run_plan(ws_dir: Path) -> tuple[float, int, str]:
+    """(seconds, peak resident KiB, stdout) of the whole `plan` command."""
+    command = [str(HDRIVE), "plan", "--policy", str(POLICY), "-w", str(ws_dir)]
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        child = subprocess.Popen(command, stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            sys.exit(f"bench/plan.py: {' '.join(command)} failed: {err.read().strip()}")
+        return seconds, usage.ru_maxrss, out.read() + err.read()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=1_000_000)
     parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--compare-files", type=int, default=100_000)
     args = parser.parse_args()
+    print(f"planner: policy {POLICY.name}, {os.cpu_count()} cores", flush=True)
+    peaks = {}
     with tempfile.TemporaryDirectory() as folder:
-        settings = Config(
-            source_root=folder, graph=GraphSettings(url="http://127.0.0.1:9/v1.0", auth=Auth.LOCAL)
-        )
-        with create_workspace(Path(folder) / "ws", settings) as ws:
-            upns = fill(ws.db, args.files, args.users)
-            read_all(ws.db, upns)  # warm the page cache for both measurements
-            read_seconds, files = read_all(ws.db, upns)
-            print(f"planner: {files:,} file records over {args.users} users, policy {POLICY.name}")
-            rate = files / read_seconds
+        for files in (args.compare_files, args.files):
+            ws_dir, read_seconds, count = workspace(Path(folder) / str(files), files, args.users)
             print(
-                f"read     {rate:>12,.0f} rows/s       ({read_seconds:.2f} s, baseline)", flush=True
+                f"read     {count:>9,} file records over {args.users} users in "
+                f"{read_seconds:6.2f} s ({count / read_seconds:>10,.0f} rows/s, baseline)",
+                flush=True,
             )
-            request = PlanRequest(POLICY, Holds(), date.today(), False, "H Drive", NameMapping())
-            started = time.perf_counter()
-            result = plan(ws.db, upns, request)
-            plan_seconds = time.perf_counter() - started
-    rate = result.decisions / plan_seconds
+            seconds, peak, output = run_plan(ws_dir)
+            peaks[files] = peak
+            rate = count / seconds
+            ratio = seconds / read_seconds
+            print(
+                f"plan     {count:>9,} files, whole command {seconds:6.2f} s "
+                f"({rate:>10,.0f} decisions/s; goal at least {GOAL_RATE:,}/s: "
+                f"{verdict(rate >= GOAL_RATE)}) = {ratio:.1f}x the read "
+                f"(goal at most {GOAL_RATIO}x: {verdict(ratio <= GOAL_RATIO)}); peak memory "
+                f"{peak / 1024:.0f} MiB (goal under {GOAL_PEAK_MIB} MB: "
+                f"{verdict(peak * 1024 < GOAL_PEAK_MIB * 10**6)})",
+                flush=True,
+            )
+            print("         " + output.strip().replace("\n", "\n         "))
+    growth = peaks[args.files] / peaks[args.compare_files]
     print(
-        f"plan     {rate:>12,.0f} decisions/s  ({plan_seconds:.2f} s; "
-        f"goal at least {GOAL_RATE:,}/s: {verdict(rate >= GOAL_RATE)})"
-    )
-    ratio = plan_seconds / read_seconds
-    print(
-        f"planning costs {ratio:.1f}x the read "
-        f"(goal at most {GOAL_RATIO}x: {verdict(ratio <= GOAL_RATIO)})"
-    )
-    print(
-        "decisions by action: "
-        + ", ".join(f"{action} {count:,}" for action, count in sorted(result.by_action.items()))
+        f"memory   {args.files:,} files peak {growth:.2f}x that of {args.compare_files:,} "
+        f"(goal flat, at most {GOAL_FLAT}x: {verdict(growth <= GOAL_FLAT)})"
     )
 
 

@@ -4,7 +4,8 @@ The workspace's rows are written directly (users, scans, files with hashes, one 
 the shipped policy's rules, decisions in a realistic mix, a few reviews, transfers for most
 files decided migrate, with failures, blocks and open sessions), no scan or migration run:
 - `status`: latency for one user, as the whole `hdrive-migrate status UPN --json` process and
-  as the library call (migrate.status.report); goal under 100 ms.
+  as the library call (migrate.status.report); goal under 200 ms for the whole process (start-up
+  included: bench/start.py breaks it down) and under 100 ms for the library call.
 - `report`: the whole `hdrive-migrate report --wave W` process for a wave of --users users and
   --files files, beside `SELECT count(*)` over the same join (users, plans, decisions, files,
   transfers); goal at most 5x the count.
@@ -46,7 +47,8 @@ from hdrive_migrate.workspace import create_workspace, open_workspace  # noqa: E
 
 from hometree import user_files  # noqa: E402
 
-GOAL_STATUS_MS = 100
+GOAL_STATUS_MS = 100  # the library call
+GOAL_STATUS_PROCESS_MS = 200  # the whole process, start-up included
 GOAL_RATIO = 5
 GOAL_FLAT = 1.25
 SEED = 9
@@ -332,8 +334,8 @@ def measure(ws_dir: Path, upn: str, args) -> None:
     whole, call = status_latency(ws_dir, upn, args.status_runs)
     print(
         f"status   {whole * 1000:8.1f} ms whole process (`status UPN --json`, median of "
-        f"{args.status_runs}; goal under {GOAL_STATUS_MS} ms: "
-        f"{verdict(whole * 1000 < GOAL_STATUS_MS)})"
+        f"{args.status_runs}; goal under {GOAL_STATUS_PROCESS_MS} ms: "
+        f"{verdict(whole * 1000 < GOAL_STATUS_PROCESS_MS)})"
     )
     print(
         f"status   {call * 1000:8.1f} ms library call (migrate.status.report; goal under "

@@ -31,6 +31,9 @@ test)
     need samba has smbd
     need samba has pdbedit
     need smbclient has smbclient
+    # The service-desk page is tested end to end in headless Chromium.
+    need chromium has chromium
+    need chromium-driver has chromedriver
     ;;
 *)
     echo "scripts/install-deps.sh: unknown purpose '$purpose'; use build or test" >&2

@@ -142,3 +142,28 @@ def tenant(tmp_path_factory):
     )
     yield running
     running.stop()
+
+
+@dataclass
+class DemoRun:
+    folder: Path
+    result: subprocess.CompletedProcess
+
+    @property
+    def workspace(self) -> Path:
+        return self.folder / "workspace"
+
+
+DEMO_TIMEOUT = 300  # the demo takes seconds; this only keeps a hung run from hanging the suite
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory) -> DemoRun:
+    """`hdrive-migrate demo` with three people, run once through the console script; the
+    tests read what it printed and left behind."""
+    folder = tmp_path_factory.mktemp("demo") / "demo"
+    command = [str(require_binary("hdrive-migrate")), "demo", "--dir", str(folder), "--users", "3"]
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=DEMO_TIMEOUT, check=False
+    )
+    return DemoRun(folder, result)

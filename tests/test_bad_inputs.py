@@ -288,12 +288,7 @@ CASES = [
         lambda folder: ["plan", "explain", ALICE, "Documents/nowhere.docx"],
         ("nowhere.docx",),
     ),
-    # Hold registers
-    Case(
-        "holds-unknown-user",
-        holds_args("upn,path\nmallory@contoso.test,Documents/**\n"),
-        ("holds.csv:2", "mallory@contoso.test"),
-    ),
+    # Hold registers (a UPN not in the workspace is a warning: see below)
     Case(
         "holds-no-such-file",
         holds_args(f"upn,path\n{ALICE},Documents/Operation Nowhere/**\n"),
@@ -425,3 +420,13 @@ def test_a_notepad_bom_in_hdrive_toml_is_accepted_or_named(folder):
     else:
         assert ALICE in result.stdout
     assert snapshot(folder) == before
+
+
+def test_a_hold_for_a_user_not_in_the_workspace_is_one_warning_line(folder):
+    args = holds_args("upn,path\nmallory@contoso.test,Documents/**\n")(folder)
+    result = run(*args, "-w", str(folder / "ws"), cwd=folder)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        f"{folder / 'holds.csv'}:2: warning: no user mallory@contoso.test in this workspace."
+        " Fix: correct the UPN, or import the user with `hdrive-migrate users import`"
+    ]

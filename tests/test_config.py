@@ -435,3 +435,35 @@ def test_bad_migrate_settings_name_their_line_and_wait_for_migrate(tmp_path, lin
     with pytest.raises(ConfigError) as caught:
         config.migrate  # noqa: B018 (reading the setting is what raises)
     assert str(caught.value).startswith(f"{tmp_path / CONFIG_NAME}{message}")
+
+
+def test_notices_settings_are_read_and_round_trip(tmp_path):
+    text = MIGRATE_BASE + (
+        '[notices]\nmailbox = "it-migration@force.police.uk"\n'
+        'service_desk = "Service desk, 01234 567890"\nreview_by_days = 10\n'
+    )
+    (tmp_path / CONFIG_NAME).write_text(text, encoding="utf-8")
+    config = load_config(tmp_path)
+    assert config.notices.mailbox == "it-migration@force.police.uk"
+    assert config.notices.service_desk == "Service desk, 01234 567890"
+    assert (config.notices.review_by_days, config.notices.messages_per_minute) == (10, 30)
+    assert parse_config(render_config(config), tmp_path / CONFIG_NAME) == config
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('mailbox = "it-migration"', ':7: [notices] mailbox = "it-migration" is not a mail'),
+        ('service_desk = "  "', ":7: [notices] service_desk is empty. Fix: say who users call"),
+        ("review_by_days = 0", ":7: [notices] review_by_days = 0 is outside 1-365. Fix: "),
+        ("messages_per_minute = 0", ":7: [notices] messages_per_minute = 0 is outside 1-10,000"),
+        ("sender = 'x'", ":7: unknown key [notices] sender. Fix: "),
+    ],
+)
+def test_bad_notices_settings_name_their_line_and_wait_for_notices(tmp_path, line, message):
+    (tmp_path / CONFIG_NAME).write_text(MIGRATE_BASE + f"[notices]\n{line}\n", encoding="utf-8")
+    config = load_config(tmp_path)
+    assert config.source_root == "/srv/home"
+    with pytest.raises(ConfigError) as caught:
+        config.notices  # noqa: B018 (reading the setting is what raises)
+    assert str(caught.value).startswith(f"{tmp_path / CONFIG_NAME}{message}")

@@ -10,7 +10,19 @@ from test_tenant_boundary import imported_modules
 import hdrive_migrate
 
 PACKAGE = Path(hdrive_migrate.__file__).parent
-STAGES = ("sources", "scan", "users", "policy", "plan", "migrate", "report", "cli", "tenant")
+STAGES = (
+    "sources",
+    "scan",
+    "users",
+    "policy",
+    "plan",
+    "migrate",
+    "report",
+    "desk",
+    "notices",
+    "cli",
+    "tenant",
+)
 FOUNDATION = ("config.py", "clock.py", "errors.py", "naming.py", "store", "graph")
 
 

@@ -1,5 +1,6 @@
-"""Hold register rows that hold nothing: each is named by its line and stops the plan unless
---allow-unmatched-holds; the plan's summary says what the register held."""
+"""Hold register rows that hold nothing: each is named by its line; a path matching no file
+stops the plan unless --allow-unmatched-holds, a UPN not in the workspace is a warning; the
+plan's summary says what the register held."""
 
 import sqlite3
 from pathlib import Path
@@ -7,7 +8,7 @@ from pathlib import Path
 import pytest
 from test_plan import cli, scanned, write_policy  # noqa: F401 (scanned is a fixture)
 
-from hdrive_migrate.plan.holds import HoldRow, Holds, unmatched_rows
+from hdrive_migrate.plan.holds import HoldRow, Holds, stops_plan, unmatched_rows
 
 ALICE = "alice@contoso.test"
 INVENTORY = [
@@ -84,6 +85,7 @@ def test_unmatched_rows_come_in_line_order_and_the_inventory_is_read_once():
     ]
     found = unmatched_rows(holds, WORKSPACE, {ALICE}, counted)
     assert [error.where for error in found] == ["h.csv:2", "h.csv:3", "h.csv:5"]
+    assert [stops_plan(error) for error in found] == [True, False, True]
     assert reads == [ALICE]
 
 
@@ -105,15 +107,51 @@ def test_a_mistyped_hold_register_stops_the_plan_and_changes_nothing(scanned):  
     result = cli(ws, "plan", "--policy", str(write_policy(folder)), "--holds", str(holds))
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
-        f"{holds}:3: no user alice@contoso.tset in this workspace. Fix: correct the UPN, or"
-        " import the user with `hdrive-migrate users import`",
+        f"{holds}:3: warning: no user alice@contoso.tset in this workspace. Fix: correct the"
+        " UPN, or import the user with `hdrive-migrate users import`",
         f"{holds}:4: path 'Documents/hled/**' matches no file of alice@contoso.test. Fix:"
         " correct the path: a glob from the user's H: root as the scan saw it, e.g."
-        " Cases/2021/**",
-        f"{holds}: 2 row(s) of the hold register match nothing, so nothing was planned. Fix:"
-        " correct each row named above, or add --allow-unmatched-holds to plan anyway",
+        " Cases/2021/**; or add --allow-unmatched-holds",
     ]
     assert dump(ws) == before
+
+
+def test_mistyped_paths_stop_the_plan_with_a_line_each_and_a_summary(scanned):  # noqa: F811
+    ws, folder = scanned
+    holds = folder / "holds.csv"
+    holds.write_text(
+        "upn,path\n"
+        "alice@contoso.test,Documents/held/**\n"
+        "alice@contoso.test,Documents/hled/**\n"
+        "alice@contoso.test,Typo/**\n"
+    )
+    result = cli(ws, "plan", "--policy", str(write_policy(folder)), "--holds", str(holds))
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert [line.split(": ")[0] for line in lines] == [f"{holds}:3", f"{holds}:4", str(holds)]
+    assert lines[2] == (
+        f"{holds}: 2 row(s) of the hold register match nothing, so nothing was planned. Fix:"
+        " correct each row named above, or add --allow-unmatched-holds to plan anyway"
+    )
+
+
+def test_a_upn_not_in_the_workspace_is_a_warning_and_the_plan_goes_on(scanned):  # noqa: F811
+    ws, folder = scanned
+    holds = folder / "holds.csv"
+    holds.write_text(
+        "upn,path\nalice@contoso.test,Documents/held/**\nleaver@contoso.test,\n"
+        "later.wave@contoso.test,Cases/**\n"
+    )
+    result = cli(ws, "plan", "--policy", str(write_policy(folder)), "--holds", str(holds))
+    assert result.returncode == 1, result.stderr  # 1: bob has no scan yet, as before
+    assert result.stderr.splitlines() == [
+        f"{holds}:3: warning: no user leaver@contoso.test in this workspace. Fix: correct the"
+        " UPN, or import the user with `hdrive-migrate users import`",
+        f"{holds}:4: warning: no user later.wave@contoso.test in this workspace. Fix: correct"
+        " the UPN, or import the user with `hdrive-migrate users import`",
+    ]
+    assert f"holds: 1 file(s) held by {holds}; 2 row(s) matched nothing" in result.stdout
+    assert "plan run 1: 1 user(s)" in result.stdout
 
 
 def test_allowed_unmatched_rows_are_warned_of_and_the_plan_goes_on(scanned):  # noqa: F811

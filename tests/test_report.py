@@ -12,6 +12,7 @@ from report_files import files_in, read_csv, sha256, sha256sum_checks, sums
 
 from hdrive_migrate.migrate.reasons import REASONS
 from hdrive_migrate.report.columns import ITEM_COLUMNS, MANIFEST_COLUMNS, REGISTERS
+from hdrive_migrate.report.cutover import CUTOVER_COLUMNS
 from hdrive_migrate.workspace import open_workspace
 
 ALICE, BOB = "alice@contoso.test", "bob@contoso.test"  # bob's OneDrive is not provisioned
@@ -42,6 +43,7 @@ def test_a_migrated_wave_reports_every_file_as_the_database_and_tenant_have_it(m
     assert str(folder) in result.stdout
 
     expected = {"SHA256SUMS", "summary.html", "summary.csv", "items.csv", "failures.csv"}
+    expected |= {"cutover.csv"}
     expected |= set(REGISTERS) | {f"manifests/{ALICE}.csv", f"manifests/{BOB}.csv"}
     assert files_in(folder) == expected
     check = sha256sum_checks(folder)
@@ -105,3 +107,41 @@ def test_a_migrated_wave_reports_every_file_as_the_database_and_tenant_have_it(m
     detail = json.loads(events[0]["detail"])
     assert (detail["users"], detail["files"]) == (2, 4)
     assert detail["sha256sums_sha256"] == sha256(folder / "SHA256SUMS")
+
+
+def _cutover(setup) -> tuple[list[str], dict[str, dict]]:
+    result = cli(setup.ws, "report", "--wave", "W1", "--force")
+    assert result.returncode == 0, result.stdout + result.stderr
+    folder = setup.ws / "reports" / "W1"
+    _, ready = read_csv(folder / "cutover.csv")
+    _, summary = read_csv(folder / "summary.csv")
+    return [row["upn"] for row in ready], {row["upn"]: row for row in summary}
+
+
+def test_the_cutover_list_holds_only_users_migrated_verified_and_unchanged_since(migrated):
+    setup = migrated
+    ready, summary = _cutover(setup)
+    assert ready == []  # nobody verified yet
+    assert summary[ALICE]["cutover"] == "no"
+    assert "not verified" in summary[ALICE]["cutover_blocked_by"]
+    assert summary[BOB]["cutover_blocked_by"].startswith("not migrated yet (state blocked)")
+
+    assert cli(setup.ws, "verify", "--wave", "W1").returncode == 0
+    ready, summary = _cutover(setup)
+    assert ready == [ALICE]
+    assert (summary[ALICE]["cutover"], summary[ALICE]["cutover_blocked_by"]) == ("yes", "")
+    header, rows = read_csv(setup.ws / "reports" / "W1" / "cutover.csv")
+    (row,) = rows
+    assert tuple(header) == CUTOVER_COLUMNS
+    assert (row["verify_result"], row["verified_files"], row["migrated_files"]) == (
+        "complete",
+        "3",
+        "3",
+    )
+    assert row["last_pass_at"] and row["verified_at"] >= row["last_pass_at"]
+
+    (setup.homes / "alice" / "new.txt").write_bytes(b"written after the pass")
+    assert cli(setup.ws, "scan", "--wave", "W1").returncode == 0
+    ready, summary = _cutover(setup)
+    assert ready == []
+    assert "changed after the last migrate pass (1 file new" in summary[ALICE]["cutover_blocked_by"]

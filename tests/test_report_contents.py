@@ -18,6 +18,7 @@ from hdrive_migrate.migrate.status import report as status_report
 from hdrive_migrate.outputs import FORMULA_STARTS
 from hdrive_migrate.plan.current import effective_decisions
 from hdrive_migrate.policy.record import ACTIONS
+from hdrive_migrate.report import parts
 from hdrive_migrate.report.columns import (
     FAILURE_COLUMNS,
     ITEM_COLUMNS,
@@ -27,6 +28,7 @@ from hdrive_migrate.report.columns import (
     REGISTERS,
     SUMMARY_COLUMNS,
 )
+from hdrive_migrate.users.roster import select_users
 from hdrive_migrate.workspace import open_workspace
 
 from plan_rows import PEOPLE, add_file, cli, make_workspace, write_csv
@@ -411,3 +413,15 @@ def test_each_export_is_in_the_audit_log(ws):
     assert detail["users"] == 1
     assert detail["files"] == len(effective(ws, [ALICE]))
     assert detail["sha256sums_sha256"] != json.loads(events[1][1])["sha256sums_sha256"]
+
+
+def test_a_wave_written_in_several_processes_is_the_one_written_in_one(ws, monkeypatch):
+    one = reported(ws, "--out", str(ws / "one"))
+    monkeypatch.setattr(parts, "_FILES_PER_PROCESS", 1)
+    monkeypatch.setattr(parts.os, "cpu_count", lambda: 3)
+    with open_workspace(ws) as opened:
+        assert len(parts._split(opened.db, select_users(opened.db), 3)) == 3
+    several = reported(ws, "--out", str(ws / "several"))
+    assert files_in(one) == files_in(several)
+    for name in files_in(one) - {"summary.html", "SHA256SUMS"}:
+        assert (one / name).read_bytes() == (several / name).read_bytes(), name

@@ -2,22 +2,34 @@
 and file names, the mapping of outcomes to SPMT's words, and the template shipped with the
 package."""
 
+import sqlite3
 from collections import Counter
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlite_utils import Database
 
 from hdrive_migrate.errors import HdriveError
 from hdrive_migrate.migrate.reasons import REASONS, Reason
+from hdrive_migrate.migrate.status import Report, UserState, Verification
+from hdrive_migrate.outputs import FORMULA_STARTS
 from hdrive_migrate.report import failures_doc
 from hdrive_migrate.report.charts import MAX_BUCKETS, PLOT_HEIGHT, bar_chart, time_chart
 from hdrive_migrate.report.columns import OUTCOMES
+from hdrive_migrate.report.cutover import CutoverFacts, blocker
 from hdrive_migrate.report.export import default_folder
 from hdrive_migrate.report.folder import manifest_name, ours, previous_report
-from hdrive_migrate.report.rows import STATUSES, SourcePaths, extension
+from hdrive_migrate.report.rows import (
+    EXTENSION_SQL,
+    RENAMED_MESSAGE,
+    STATUSES,
+    source_sql,
+    user_cells,
+)
 from hdrive_migrate.report.summary import TEMPLATE
 from hdrive_migrate.report.tally import Timeline
 
@@ -106,19 +118,56 @@ def test_only_our_names_count_from_a_previous_sha256sums(tmp_path):
     assert previous_report(tmp_path / "missing") == set()
 
 
-def test_source_paths_keep_the_root_s_separators():
-    assert (
-        SourcePaths("\\\\files01\\home\\", "alice")("a/b.txt")
-        == "\\\\files01\\home\\alice\\a\\b.txt"
+def _sql(expression: str, **parameters) -> str:
+    return sqlite3.connect(":memory:").execute(f"SELECT {expression}", parameters).fetchone()[0]
+
+
+def _source(root: str, folder: str, path: str) -> str:
+    cells = user_cells(_empty_workspace(), "a@b.test", source_root=root, folder=folder, block=None)
+    return _sql(source_sql(":path"), path=path, prefix=cells.prefix, backslash=cells.backslash)
+
+
+def _empty_workspace():
+    db = Database(memory=True)
+    db.execute("CREATE TABLE plan_users(upn TEXT, run_id INTEGER)")
+    db.execute(
+        "CREATE TABLE plan_runs(id INTEGER, policy_id TEXT, policy_version TEXT,"
+        " policy_sha256 TEXT)"
     )
-    assert SourcePaths("/srv/homes/", "alice")("a/b.txt") == "/srv/homes/alice/a/b.txt"
-    assert [extension(n) for n in ("a.docx", "a", ".profile", "a.tar.gz", "a.")] == [
-        "docx",
-        "",
-        "",
-        "gz",
-        "",
-    ]
+    return db
+
+
+def test_source_paths_keep_the_root_s_separators():
+    assert _source("\\\\files01\\home\\", "alice", "a/b.txt") == (
+        "\\\\files01\\home\\alice\\a\\b.txt"
+    )
+    assert _source("/srv/homes/", "alice", "a/b.txt") == "/srv/homes/alice/a/b.txt"
+
+
+def _extension(name: str) -> str:
+    return _sql(EXTENSION_SQL.replace("name", ":name"), name=name) or ""
+
+
+def test_extensions_are_after_the_last_dot_of_a_name_with_a_stem():
+    names = ("a.docx", "a", ".profile", "a.tar.gz", "a.", "b.c.d.", "Ünïcode.дата", "..x")
+    expected = ["docx", "", "", "gz", "", "", "дата", "x"]
+    assert [_extension(name) for name in names] == expected
+
+
+# No file system allows NUL in a name (and SQLite text ends at one).
+@given(st.text(st.characters(exclude_characters="/\x00", exclude_categories=["Cs"]), min_size=1))
+def test_the_extension_is_what_follows_the_last_dot(name):
+    stem, dot, suffix = name.rpartition(".")
+    assert _extension(name) == (suffix if dot and stem else "")
+
+
+def test_the_tool_s_own_words_never_start_like_a_formula():
+    """sql_csv_words leaves these unchecked (report.rows)."""
+    words = [word for pair in STATUSES.values() for word in pair if word]
+    words += [*REASONS, "unknown"]  # failure and block reasons are the engine's codes
+    words += [reason.explanation for reason in REASONS.values()]
+    words += [RENAMED_MESSAGE, "user blocked: ", "not attempted yet", "decision "]
+    assert not [word for word in words if word.startswith((*FORMULA_STARTS, "'"))]
 
 
 def test_every_outcome_has_spmt_words():
@@ -131,3 +180,40 @@ def test_the_template_is_found_as_package_data():
     finds report/templates as a namespace package and includes its data files)."""
     template = resources.files("hdrive_migrate.report").joinpath("templates", TEMPLATE)
     assert template.is_file() and "<!DOCTYPE html>" in template.read_text("utf-8")
+
+
+def _migrated(verification) -> Report:
+    return Report(
+        "a@b.test", "W1", UserState("migrated"), 2, 20, {"migrate": 2}, 2,
+        {"migrated": 2}, 20, [], verification, "2026-12-01T10:00:00+00:00",
+    )  # fmt: skip
+
+
+PASS = "2026-12-01T10:00:00+00:00"
+BEFORE, AFTER = "2026-12-01T09:00:00+00:00", "2026-12-01T11:00:00+00:00"
+
+
+@pytest.mark.parametrize(
+    ("verified", "facts", "why"),
+    [
+        ((AFTER, "complete", 2, 2, 0, 0, 0), CutoverFacts(PASS, BEFORE, 0, 0), None),
+        (None, CutoverFacts(PASS, BEFORE, 0, 0), "not verified"),
+        ((AFTER, "failed", 0, 0, 0, 0, 0), CutoverFacts(PASS, BEFORE, 0, 0), "not verified"),
+        ((BEFORE, "complete", 2, 2, 0, 0, 0), CutoverFacts(PASS, None, 0, 0), "verified before"),
+        ((AFTER, "complete", 2, 1, 1, 0, 0), CutoverFacts(PASS, None, 0, 1), "1 copy not found"),
+        ((AFTER, "complete", 2, 2, 0, 0, 0), CutoverFacts(PASS, AFTER, 3, 0), "(3 files new"),
+        # Files in OneDrive that we did not put there do not hold cutover up.
+        ((AFTER, "complete", 2, 2, 0, 0, 5), CutoverFacts(PASS, BEFORE, 0, 0), None),
+    ],
+)
+def test_cutover_waits_for_a_verify_after_the_last_pass_and_no_change_since(verified, facts, why):
+    found = _migrated(Verification(*verified) if verified else None)
+    reason = blocker(found, facts)
+    assert reason is None if why is None else why in reason
+
+
+def test_only_migrated_users_can_cut_over():
+    found = replace(_migrated(None), state=UserState("migrating"))
+    assert blocker(found, CutoverFacts(PASS, BEFORE, 0, 0)).startswith(
+        "not migrated yet (state migrating)"
+    )

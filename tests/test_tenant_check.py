@@ -138,3 +138,40 @@ def test_unreachable_url(tmp_path, capsys):
     assert lines["reachable"].startswith(f"✗ reachable: cannot reach {url}: ")
     assert lines["reachable"].endswith("Fix: check [graph] url, the network and any proxy")
     assert lines["authenticated"].startswith("✗ authenticated: not checked: reachable failed.")
+
+
+def with_mailbox(workspace: Path, mailbox: str) -> None:
+    settings = (workspace / "hdrive.toml").read_text()
+    (workspace / "hdrive.toml").write_text(
+        settings.replace('# mailbox = ""', f'mailbox = "{mailbox}"')
+    )
+
+
+def mail_check(capsys, workspace: Path) -> tuple[int, list[str]]:
+    code, lines = run(capsys, "tenant", "check", "-w", str(workspace))
+    assert [line[2:].split(":", 1)[0] for line in lines][-1] == "send mail"
+    return code, lines
+
+
+def test_with_notices_sending_set_up_mail_send_is_checked_and_nothing_sent(
+    tenant_factory, tmp_path, capsys
+):
+    mailbox = ("it@contoso.test", "IT", "it", False)
+    tenant = tenant_factory([ALICE, mailbox])
+    workspace = init_workspace(tmp_path, tenant.url, capsys)
+    with_mailbox(workspace, "it@contoso.test")
+    code, lines = mail_check(capsys, workspace)
+    assert code == 0 and lines[-1] == "✓ send mail: the app may send mail as it@contoso.test."
+    with tenant.client() as client:
+        sent = client.get("/users/it@contoso.test/mailFolders/sentitems/messages").json()
+    assert sent["value"] == []
+
+
+def test_missing_mail_send_names_it(tenant_factory, tmp_path, capsys):
+    granted = {"User.Read.All", "Files.ReadWrite.All"}
+    tenant = tenant_factory([ALICE], app_permissions=granted)
+    workspace = init_workspace(tmp_path, tenant.url, capsys)
+    with_mailbox(workspace, "alice@contoso.test")
+    code, lines = mail_check(capsys, workspace)
+    assert code == 1 and lines[-1].startswith("✗ send mail: Graph answered 403")
+    assert "application permission Mail.Send" in lines[-1]

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hdrive_migrate.config import Auth, GraphSettings
 from hdrive_migrate.graph.client import GraphConnection
 from hdrive_migrate.graph.pacer import Pacer
-from hdrive_migrate.users.resolve import Directory
+from hdrive_migrate.users.resolve import Directory, Person
 
 RETRY_AFTER = 5
 
@@ -42,8 +42,8 @@ def test_look_ups_go_through_one_pacer_and_wait_out_every_throttle(tenant_factor
             directory = Directory(connection, pacer, clock=clock)
             return (
                 await directory.users_with_sam("CAROL"),
-                await directory.user("ALICE@contoso.test"),
-                await directory.user("nobody@contoso.test"),
+                await directory.person("ALICE@contoso.test"),
+                await directory.person("nobody@contoso.test"),
                 await directory.drive_id("alice@contoso.test"),
                 await directory.drive_id("bob@contoso.test"),
             )
@@ -51,7 +51,7 @@ def test_look_ups_go_through_one_pacer_and_wait_out_every_throttle(tenant_factor
     sam, alice, nobody, drive, no_drive = asyncio.run(look_up())
     assert (sam, alice, nobody, no_drive) == (
         ["carol@contoso.test"],
-        "alice@contoso.test",
+        Person("alice@contoso.test", "Alice Example", "alice", "alice@contoso.test"),
         None,
         None,
     )

@@ -5,7 +5,6 @@ side effects takes a Clock, defaulting to SYSTEM_CLOCK, so tests can drive time 
 (as s3transfer injects TimeUtils). Nothing else reads the system clock or sleeps.
 """
 
-import asyncio
 import time
 from datetime import UTC, datetime
 from typing import Protocol
@@ -32,6 +31,8 @@ class SystemClock:
         return time.monotonic()
 
     async def sleep(self, seconds: float) -> None:
+        import asyncio  # here: commands that never wait should not pay to import it
+
         await asyncio.sleep(max(0.0, seconds))
 
 

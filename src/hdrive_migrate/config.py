@@ -78,6 +78,18 @@ class MigrateSettings:
 
 
 @dataclass(frozen=True)
+class NoticesSettings:
+    """[notices]: the messages `notices` writes and sends to users. `mailbox` is the service
+    mailbox `--send` sends from (None: sending is not set up); `messages_per_minute` keeps
+    under Exchange Online's sending limit of 30 messages a minute per mailbox."""
+
+    mailbox: str | None = None
+    service_desk: str = "the IT service desk"
+    review_by_days: int = 7  # days users have to look through their H: drive after a notice
+    messages_per_minute: int = 30
+
+
+@dataclass(frozen=True)
 class Config:
     """The validated contents of hdrive.toml.
 
@@ -96,6 +108,7 @@ class Config:
     replacement: str = "_"  # the character name_mapping = "replace" puts in
     holds_file: Path | None = None  # the default hold register for `plan`
     migrate: MigrateSettings = MigrateSettings()
+    notices: NoticesSettings = NoticesSettings()
 
     def __getattribute__(self, name: str) -> object:
         # One place for every reader: commands read settings as plain attributes.
@@ -112,10 +125,16 @@ SCHEMA: dict[str, tuple[str, ...]] = {
     "scan": ("exclude", "listers"),
     "plan": ("holds",),
     "migrate": ("concurrency", "chunk_mib", "quota_ru_per_minute", "quota_ru_per_day"),
+    "notices": ("mailbox", "service_desk", "review_by_days", "messages_per_minute"),
 }
 # Sections only some commands need, and the Config field each becomes: their mistakes wait until
 # a command reads that field.
-DEFERRED_SECTIONS = {"graph": "graph", "plan": "holds_file", "migrate": "migrate"}
+DEFERRED_SECTIONS = {
+    "graph": "graph",
+    "plan": "holds_file",
+    "migrate": "migrate",
+    "notices": "notices",
+}
 NAME_MAPPINGS = ("fullwidth", "replace")
 # Keys whose value is not a string: (section, key) -> (type, how to write one).
 NON_STRING_KEYS: dict[tuple[str, str], tuple[type, str]] = {
@@ -126,6 +145,8 @@ NON_STRING_KEYS: dict[tuple[str, str], tuple[type, str]] = {
     ("migrate", "chunk_mib"): (int, "chunk_mib = 10"),
     ("migrate", "quota_ru_per_minute"): (int, "quota_ru_per_minute = 5000"),
     ("migrate", "quota_ru_per_day"): (int, "quota_ru_per_day = 4800000"),
+    ("notices", "review_by_days"): (int, "review_by_days = 7"),
+    ("notices", "messages_per_minute"): (int, "messages_per_minute = 30"),
 }
 # Whole-number keys and the range each must fall in: (lowest, highest).
 INT_RANGES: dict[tuple[str, str], tuple[int, int]] = {
@@ -135,6 +156,8 @@ INT_RANGES: dict[tuple[str, str], tuple[int, int]] = {
     ("migrate", "chunk_mib"): (1, 59),
     ("migrate", "quota_ru_per_minute"): (10, 10_000_000),
     ("migrate", "quota_ru_per_day"): (100, 10_000_000_000),
+    ("notices", "review_by_days"): (1, 365),
+    ("notices", "messages_per_minute"): (1, 10_000),
 }
 
 # Keys each auth method cannot work without; organisation is required for real tenants because
@@ -151,6 +174,7 @@ SDK_PLAIN_HTTP_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 _GUID = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 _DOMAIN = re.compile(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
+_MAILBOX = re.compile(r"[^@\s\"<>]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 _TOML_LINE = re.compile(r"at line (\d+), column \d+")
 _HEADER = re.compile(r"\s*\[\s*([^\]\s]+)\s*\]")
 # Words that make a key a secret, whatever section it is in or however it is spelt.
@@ -248,7 +272,9 @@ def parse_config(text: str, path: Path) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise _syntax_error(exc, path) from exc
     _check_shape(data, locate)
-    source, graph, target, scan, plan, migrate = (data.get(section, {}) for section in SCHEMA)
+    source, graph, target, scan, plan, migrate, notices = (
+        data.get(section, {}) for section in SCHEMA
+    )
     return Config(
         source_root=_source_root(source, locate),
         graph=_deferred(
@@ -263,6 +289,7 @@ def parse_config(text: str, path: Path) -> Config:
         replacement=_replacement(target, locate),
         holds_file=_deferred("plan", plan, locate, lambda: _holds_file(plan, locate, path.parent)),
         migrate=_deferred("migrate", migrate, locate, lambda: _migrate_settings(migrate, locate)),
+        notices=_deferred("notices", notices, locate, lambda: _notices_settings(notices, locate)),
     )
 
 
@@ -346,6 +373,16 @@ def render_config(config: Config) -> str:
             "# see SharePoint's throttling guidance for other tenant sizes).",
             f"quota_ru_per_minute = {config.migrate.quota_ru_per_minute}",
             f"quota_ru_per_day = {config.migrate.quota_ru_per_day}",
+            "",
+            "[notices]",
+            "# `hdrive-migrate notices` writes each user a message before and after their wave.",
+            "# The service mailbox `--send` sends from (the app needs Mail.Send), who users call,",
+            "# how many days they get to look through their H: drive, and the sending pace",
+            "# (Exchange Online allows a mailbox 30 messages a minute, 10,000 recipients a day).",
+            _line("mailbox", config.notices.mailbox),
+            _line("service_desk", config.notices.service_desk),
+            f"review_by_days = {config.notices.review_by_days}",
+            f"messages_per_minute = {config.notices.messages_per_minute}",
             "",
         ]
     )
@@ -523,6 +560,31 @@ def _kind(expected: type) -> str:
 def _migrate_settings(migrate: dict, locate: _Locator) -> MigrateSettings:
     """[migrate] with defaults for what it leaves out (every key was checked by _check_key)."""
     return MigrateSettings(**migrate)
+
+
+def _notices_settings(notices: dict, locate: _Locator) -> NoticesSettings:
+    """[notices] with defaults for what it leaves out; the mailbox must be an address."""
+    mailbox = _optional(notices, "mailbox")
+    if mailbox is not None and not _MAILBOX.fullmatch(mailbox):
+        raise locate.error(
+            "notices",
+            "mailbox",
+            f'[notices] mailbox = "{mailbox}" is not a mail address',
+            "give the service mailbox notices are sent from, e.g. mailbox = "
+            '"it-migration@force.police.uk"',
+        )
+    service_desk = notices.get("service_desk", NoticesSettings.service_desk).strip()
+    if not service_desk:
+        raise locate.error(
+            "notices",
+            "service_desk",
+            "[notices] service_desk is empty",
+            'say who users call, e.g. service_desk = "Service desk, 01234 567890"',
+        )
+    rest = {
+        key: notices[key] for key in ("review_by_days", "messages_per_minute") if key in notices
+    }
+    return NoticesSettings(mailbox=mailbox, service_desk=service_desk, **rest)
 
 
 def _name_mapping(target: dict, locate: _Locator) -> str:

@@ -22,21 +22,29 @@ def matches(glob: str, path: str) -> bool:
 
 
 def _translate(glob: str) -> str:
-    out = []
+    return "".join(regex for _, regex in glob_parts(glob))
+
+
+def glob_parts(glob: str) -> list[tuple[str, str]]:
+    """GLOB taken apart as `compile_glob` reads it: (kind, regular expression) for each part,
+    kind being '**/', '**', '*', '?' or 'one' (a character set or a literal character)."""
+    parts = []
     index = 0
     while index < len(glob):
         char = glob[index]
         if glob.startswith("**/", index):
-            out.append(r"(?:.*/)?")
+            parts.append(("**/", r"(?:.*/)?"))
             index += 3
-            continue
-        if glob.startswith("**", index):
-            out.append(r".*")
+        elif glob.startswith("**", index):
+            parts.append(("**", r".*"))
             index += 2
-            continue
-        out.append({"*": r"[^/]*", "?": r"[^/]"}.get(char) or _bracket_or_literal(glob, index))
-        index += _consumed(glob, index)
-    return "".join(out)
+        elif char in "*?":
+            parts.append((char, {"*": r"[^/]*", "?": r"[^/]"}[char]))
+            index += 1
+        else:
+            parts.append(("one", _bracket_or_literal(glob, index)))
+            index += _consumed(glob, index)
+    return parts
 
 
 def _closing_bracket(glob: str, index: int) -> int:

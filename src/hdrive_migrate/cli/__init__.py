@@ -4,28 +4,34 @@ Every HdriveError is reported once, here, as one line on stderr with exit code 2
 stopped with Ctrl-C says so in one line and exits 130.
 """
 
+import os
 import sys
+from pathlib import Path
 
 import typer
 
 from hdrive_migrate import __version__
 from hdrive_migrate.cli import (
     audit,
+    demo,
     dispose,
     init,
     migrate,
+    notices,
     plan,
     policy,
     preflight,
     report,
     review,
     scan,
+    serve,
     status,
     tenant,
     users,
     verify,
     wave,
 )
+from hdrive_migrate.cli.common import WORKSPACE_ENV
 from hdrive_migrate.errors import HdriveError
 
 app = typer.Typer(
@@ -55,7 +61,10 @@ app.command(name="migrate", epilog=migrate.EXAMPLE)(migrate.migrate)
 app.command(name="verify", epilog=verify.EXAMPLE)(verify.verify)
 app.command(name="status", epilog=status.EXAMPLE)(status.status)
 app.command(name="report", epilog=report.EXAMPLE)(report.report)
+app.command(name="serve", epilog=serve.EXAMPLE)(serve.serve)
+app.command(name="notices", epilog=notices.EXAMPLE)(notices.notices)
 app.add_typer(audit.app, name="audit")
+app.command(name="demo", epilog=demo.EXAMPLE)(demo.demo)
 
 
 def _show_version(value: bool) -> None:
@@ -66,11 +75,39 @@ def _show_version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: bool = typer.Option(
         False, "--version", callback=_show_version, is_eager=True, help="Show the version and exit."
     ),
+    workspace: Path | None = typer.Option(
+        None,
+        "--workspace",
+        "-w",
+        help="Workspace directory for the command that follows, as engineers type it "
+        "(hdrive-migrate -w ./wave1 scan); the command's own -w wins, and either beats "
+        f"{WORKSPACE_ENV}.",
+        file_okay=False,
+    ),
 ) -> None:
     """Move people's H: drives into OneDrive for Business through Microsoft Graph."""
+    if workspace is not None:
+        _default_workspace(ctx, workspace)
+
+
+def _default_workspace(ctx: typer.Context, workspace: Path) -> None:
+    """Make WORKSPACE the default of every command's -w for this invocation, through the
+    variable those options already read (an explicit -w is read first), and put the variable
+    back as it was when the command ends, so an in-process caller sees no change."""
+    before = os.environ.get(WORKSPACE_ENV)
+    os.environ[WORKSPACE_ENV] = str(workspace)
+
+    def restore() -> None:
+        if before is None:
+            os.environ.pop(WORKSPACE_ENV, None)
+        else:
+            os.environ[WORKSPACE_ENV] = before
+
+    ctx.call_on_close(restore)
 
 
 # What shells report for a run ended by SIGINT (128 + 2); typer exits with it on Ctrl-C.

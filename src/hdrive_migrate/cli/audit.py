@@ -6,9 +6,6 @@ from pathlib import Path
 import typer
 
 from hdrive_migrate.cli.common import WORKSPACE_OPTION
-from hdrive_migrate.outputs import person_name
-from hdrive_migrate.store import os_user
-from hdrive_migrate.workspace import open_workspace
 
 VERIFY_EXAMPLE = "Example: hdrive-migrate audit verify -w ./wave1"
 EXPORT_EXAMPLE = (
@@ -37,6 +34,9 @@ def _audit() -> None:
 def operator(name: str | None) -> str:
     """Who the audit log records as doing what a command does: NAME as given to --operator
     (refused when it is empty, unprintable or starts like a formula), else the OS user."""
+    from hdrive_migrate.outputs import person_name
+    from hdrive_migrate.store import os_user
+
     if name is None:
         return os_user()
     return person_name(
@@ -56,6 +56,7 @@ def verify(workspace: Path = WORKSPACE_OPTION) -> None:
     bad entry (id, time, action) and what is wrong with it (exit 1).
     """
     from hdrive_migrate.report.audit import verify_chain
+    from hdrive_migrate.workspace import open_workspace
 
     with open_workspace(workspace) as ws:
         verdict = verify_chain(ws.db)
@@ -91,6 +92,7 @@ def export(
     operator, since the log names people.
     """
     from hdrive_migrate.report.audit import export_events, parse_since
+    from hdrive_migrate.workspace import open_workspace
 
     moment = parse_since(since) if since is not None else None
     actor = operator(operator_name)

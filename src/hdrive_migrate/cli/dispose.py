@@ -1,12 +1,10 @@
 """`hdrive-migrate dispose ...`: certify disposals that records managers have approved."""
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
 
 from hdrive_migrate.cli.common import USER_OPTION, WAVE_OPTION, WORKSPACE_OPTION
-from hdrive_migrate.workspace import open_workspace
 
 EXAMPLE = (
     "Example: hdrive-migrate dispose approve --approver 'Jo Bloggs' --approver 'Sam Patel' "
@@ -51,11 +49,13 @@ def approve(
     apostrophe). Metadata only: the source is not even opened, and
     nothing is deleted. Refuses an empty batch and files the scan has not hashed.
     """
+    from hdrive_migrate.clock import SYSTEM_CLOCK
     from hdrive_migrate.plan.dispose import approve_disposal
-    from hdrive_migrate.scan.selection import select_users
+    from hdrive_migrate.users.roster import select_users
+    from hdrive_migrate.workspace import open_workspace
 
     with open_workspace(workspace) as ws:
-        upns = [upn for upn, _ in select_users(ws.db, wave=wave, upn=user)]
+        upns = [chosen.upn for chosen in select_users(ws.db, wave=wave, upn=user)]
         folder = out or ws.dir / "reports" / "disposals"
         approval = approve_disposal(
             ws.db,
@@ -63,7 +63,7 @@ def approve(
             approvers=approver,
             out_dir=folder,
             workspace=ws.dir,
-            now=datetime.now(UTC),
+            now=SYSTEM_CLOCK.now(),
         )
     typer.echo(
         f"disposal certificate {approval.certificate_id}: {approval.files} files, "

@@ -3,14 +3,15 @@
 import os
 import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from hdrive_migrate.config import DEFAULT_TARGET_FOLDER, Auth, Config, GraphSettings
 from hdrive_migrate.errors import ConfigError
-from hdrive_migrate.sources import SourceError
-from hdrive_migrate.sources.open import ParsedSource, SmbRoot, parse_source
-from hdrive_migrate.workspace import create_workspace
+
+if TYPE_CHECKING:
+    from hdrive_migrate.sources.open import ParsedSource, SmbRoot
 
 REACH_TIMEOUT = 5  # seconds init waits for the SMB server to answer: enough for a slow link
 
@@ -63,6 +64,9 @@ def init(
     Secrets are never written: set HDRIVE_CLIENT_SECRET or HDRIVE_CERTIFICATE_PASSWORD in the
     environment of the commands that connect.
     """
+    from hdrive_migrate.sources.open import SmbRoot
+    from hdrive_migrate.workspace import create_workspace
+
     parsed = _parsed_source(source)
     settings = Config(
         source_root=_source_to_keep(source, parsed),
@@ -91,16 +95,22 @@ def init(
     typer.echo(f"Created workspace {directory}: edit {directory / 'hdrive.toml'} to change it.")
 
 
-def _parsed_source(source: str) -> ParsedSource:
+def _parsed_source(source: str) -> "ParsedSource":
+    from hdrive_migrate.sources import SourceError
+    from hdrive_migrate.sources.open import parse_source
+
     try:
         return parse_source(source)
     except SourceError as exc:
         raise SourceError(exc.what, fix=exc.fix, where="init --source") from exc
 
 
-def _source_to_keep(source: str, parsed: ParsedSource) -> str:
+def _source_to_keep(source: str, parsed: "ParsedSource") -> str:
     """SOURCE as the workspace keeps it: an SMB address as typed, a local folder as an absolute
     path, so the workspace works from any directory. A local folder must exist."""
+    from hdrive_migrate.sources import SourceError
+    from hdrive_migrate.sources.open import SmbRoot
+
     if isinstance(parsed, SmbRoot):
         return source
     # abspath, not resolve: a symlink to a mount keeps the name the user gave it.
@@ -116,7 +126,7 @@ def _source_to_keep(source: str, parsed: ParsedSource) -> str:
     return str(folder)
 
 
-def _warn_if_unreachable(root: SmbRoot) -> None:
+def _warn_if_unreachable(root: "SmbRoot") -> None:
     """A warning, not a refusal: the share may be reachable only from the machine that scans."""
     try:
         socket.create_connection((root.server, root.port), timeout=REACH_TIMEOUT).close()

@@ -8,7 +8,6 @@ import typer
 from hdrive_migrate.cli.common import USER_OPTION, WAVE_OPTION, WORKSPACE_OPTION
 from hdrive_migrate.display import counted, size_text
 from hdrive_migrate.errors import HdriveError
-from hdrive_migrate.workspace import open_workspace
 
 EXAMPLE = (
     "Example: hdrive-migrate migrate -w ./wave1 --wave 'Wave 1' --window 19:00-07:00 --max-mbps 400"
@@ -60,6 +59,7 @@ def migrate(
     """
     from hdrive_migrate.migrate.limits import parse_window
     from hdrive_migrate.migrate.run import MigrateOptions, chunk_bytes
+    from hdrive_migrate.workspace import open_workspace
 
     rate = _max_mbps(max_mbps)
     hours = parse_window(window) if window is not None else None

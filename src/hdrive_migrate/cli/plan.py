@@ -4,20 +4,17 @@ what a new policy version would change."""
 import json
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from hdrive_migrate.cli.common import USER_OPTION, WAVE_OPTION, WORKSPACE_OPTION
-from hdrive_migrate.config import Config
 from hdrive_migrate.errors import HdriveError
-from hdrive_migrate.plan.diff import diff_plans
-from hdrive_migrate.plan.explain import explain as explain_decision
 from hdrive_migrate.plan.holds import ALLOW_FLAG, Holds, UnmatchedHolds, read_holds
-from hdrive_migrate.plan.names import NameMapping
-from hdrive_migrate.plan.run import PlanRequest, PlanResult, check_reference_date, plan
-from hdrive_migrate.scan.selection import select_users
-from hdrive_migrate.store import record_event
-from hdrive_migrate.workspace import open_workspace
+
+if TYPE_CHECKING:
+    from hdrive_migrate.config import Config
+    from hdrive_migrate.plan.run import PlanRequest, PlanResult
 
 EXAMPLE = (
     "Example: hdrive-migrate plan -w ./wave1 --policy policies/personal-files.yaml "
@@ -49,7 +46,8 @@ def plan_command(
     allow_unmatched_holds: bool = typer.Option(
         False,
         ALLOW_FLAG,
-        help="Plan even when hold register rows match no user or no file (each is warned of).",
+        help="Plan even when hold register rows match no file of a user being planned (each is"
+        " warned of).",
     ),
     wave: str | None = WAVE_OPTION,
     user: str | None = USER_OPTION,
@@ -57,8 +55,13 @@ def plan_command(
     """Plan the chosen users (default everyone scanned): a decision for every file, recorded
     with the deciding rule, every matched rule, the policy's id, version and SHA-256, the
     reference date and the run. Re-planning replaces a user's plan and keeps the old one.
-    A hold register row naming a UPN not in the workspace, or a path matching no file of a
-    user being planned, stops the plan (exit 2) unless --allow-unmatched-holds."""
+    A hold register row whose path matches no file of a user being planned stops the plan
+    (exit 2) unless --allow-unmatched-holds; a row naming a UPN not in the workspace is a
+    warning naming its line."""
+    from hdrive_migrate.plan.run import plan
+    from hdrive_migrate.users.roster import select_users
+    from hdrive_migrate.workspace import open_workspace
+
     if ctx.invoked_subcommand is not None:
         return
     if policy is None:
@@ -67,14 +70,20 @@ def plan_command(
         )
     day = reference_date(as_of, allow_future=allow_future_as_of)
     with open_workspace(workspace) as ws:
-        upns = [upn for upn, _ in select_users(ws.db, wave=wave, upn=user)]
+        upns = [chosen.upn for chosen in select_users(ws.db, wave=wave, upn=user)]
         request = plan_request(ws.config, policy, holds, day, allow_unmatched_holds)
         try:
             result = plan(ws.db, upns, request)
         except UnmatchedHolds as exc:
+            warn(exc.warnings)
             raise _one_line_per_row(exc) from None
-    for row in result.unmatched_holds:
-        typer.echo(f"{row.where}: warning: {row.what}. Fix: {row.fix}", err=True)
+    warn(result.unmatched_holds)
+    if result.planned_in_python:
+        typer.echo(
+            f"{policy}: note: planned file by file in Python, which is slower"
+            f" ({result.planned_in_python}); the decisions are the same",
+            err=True,
+        )
     actions = "; ".join(f"{action} {count:,}" for action, count in sorted(result.by_action.items()))
     typer.echo(
         f"plan run {result.run_id}: {len(result.planned)} user(s), {result.decisions:,} files"
@@ -99,6 +108,10 @@ def explain(
     json_output: bool = typer.Option(False, "--json", help="One JSON object."),
 ) -> None:
     """Why a file has its decision: deciding rule, every matched rule, action, label, target."""
+    from hdrive_migrate.plan.explain import explain as explain_decision
+    from hdrive_migrate.store import record_event
+    from hdrive_migrate.workspace import open_workspace
+
     with open_workspace(workspace) as ws:
         found = explain_decision(ws.db, upn, path)
         # A consultation showing a file's name (DPA 2018 s62): the name may be logged.
@@ -131,9 +144,14 @@ def diff(
 ) -> None:
     """What a new policy would change: files by old action -> new action, with sample paths.
     No plan is written; the audit log records the consultation, which shows file names."""
+    from hdrive_migrate.plan.diff import diff_plans
+    from hdrive_migrate.store import record_event
+    from hdrive_migrate.users.roster import select_users
+    from hdrive_migrate.workspace import open_workspace
+
     with open_workspace(workspace) as ws:
-        upns = [upn for upn, _ in select_users(ws.db, wave=wave, upn=None)]
-        request = plan_request(ws.config, policy, holds, date.today())
+        upns = [chosen.upn for chosen in select_users(ws.db, wave=wave, upn=None)]
+        request = plan_request(ws.config, policy, holds, today())
         result = diff_plans(ws.db, upns, request)
         shown = sum(len(change["samples"]) for change in result.as_json()["changes"])
         record_event(ws.db, "plan.diffed", str(policy), {"users": len(upns), "samples": shown})
@@ -150,12 +168,15 @@ def diff(
 
 
 def plan_request(
-    config: Config,
+    config: "Config",
     policy: Path,
     holds: Path | None,
     as_of: date,
     allow_unmatched_holds: bool = False,
-) -> PlanRequest:
+) -> "PlanRequest":
+    from hdrive_migrate.plan.names import NameMapping
+    from hdrive_migrate.plan.run import PlanRequest
+
     holds_file = holds or config.holds_file
     return PlanRequest(
         policy_file=policy,
@@ -168,7 +189,13 @@ def plan_request(
     )
 
 
-def holds_summary(result: PlanResult, holds: Holds) -> str:
+def warn(rows: list[HdriveError]) -> None:
+    """One warning line for each hold register row that holds nothing."""
+    for row in rows:
+        typer.echo(f"{row.where}: warning: {row.what}. Fix: {row.fix}", err=True)
+
+
+def holds_summary(result: "PlanResult", holds: Holds) -> str:
     """Which register the plan used and what it held, so records managers can see a hold
     register that was left out or held nothing."""
     if holds.source is None:
@@ -179,16 +206,25 @@ def holds_summary(result: PlanResult, holds: Holds) -> str:
     return line
 
 
+def today() -> date:
+    """Today where the command runs (ages are counted in the organisation's own days)."""
+    from hdrive_migrate.clock import SYSTEM_CLOCK
+
+    return SYSTEM_CLOCK.now().astimezone().date()
+
+
 def reference_date(text: str | None, *, allow_future: bool) -> date:
     """The --as-of date (default today), refused outside the range ages are measured in."""
-    today = date.today()
+    from hdrive_migrate.plan.run import check_reference_date
+
+    day_now = today()
     if text is None:
-        return today
+        return day_now
     try:
         day = date.fromisoformat(text)
     except ValueError:
         raise HdriveError(f"--as-of {text!r} is not a date", fix="write it as YYYY-MM-DD") from None
-    check_reference_date(day, today, allow_future=allow_future)
+    check_reference_date(day, day_now, allow_future=allow_future)
     return day
 
 

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import typer
 
+from hdrive_migrate.cli.common import WORKSPACE_ENV
 from hdrive_migrate.config import load_config
 
 app = typer.Typer(
@@ -17,7 +18,7 @@ WORKSPACE = typer.Option(
     None,
     "--workspace",
     "-w",
-    envvar="HDRIVE_WORKSPACE",
+    envvar=WORKSPACE_ENV,
     help="A workspace whose [source] trust_access_time allows rules on last access time "
     "(accessed); without one, such rules are refused.",
     file_okay=False,

@@ -6,7 +6,6 @@ import typer
 
 from hdrive_migrate.cli.common import WORKSPACE_OPTION
 from hdrive_migrate.display import counted
-from hdrive_migrate.workspace import open_workspace
 
 EXAMPLE = "Example: hdrive-migrate preflight --wave pilot -w ./wave1"
 
@@ -23,6 +22,7 @@ def preflight(
     Prints one line per user and a total; exits 1 when any user is blocked, else 0.
     """
     from hdrive_migrate.users.preflight import run_preflight
+    from hdrive_migrate.workspace import open_workspace
 
     with open_workspace(workspace) as ws:
         checks = run_preflight(ws, wave=wave, upn=user)

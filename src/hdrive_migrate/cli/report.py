@@ -6,9 +6,7 @@ from pathlib import Path
 import typer
 
 from hdrive_migrate.cli.common import WAVE_OPTION, WORKSPACE_OPTION
-from hdrive_migrate.clock import SYSTEM_CLOCK
 from hdrive_migrate.display import counted, size_text
-from hdrive_migrate.workspace import open_workspace
 
 EXAMPLE = "Example: hdrive-migrate report --wave 'Wave 1' -w ./wave1"
 
@@ -43,8 +41,10 @@ def report(
     any other file in the way is refused unless --force. The export is recorded in the audit
     log.
     """
+    from hdrive_migrate.clock import SYSTEM_CLOCK
     from hdrive_migrate.report.export import default_folder, export_report
     from hdrive_migrate.users.roster import select_users
+    from hdrive_migrate.workspace import open_workspace
 
     with open_workspace(workspace) as ws:
         users = select_users(ws.db, wave=wave)

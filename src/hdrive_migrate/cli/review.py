@@ -1,13 +1,11 @@
 """`hdrive-migrate review ...`: the records managers' decisions on files the policy left to
 them."""
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
 
 from hdrive_migrate.cli.common import WAVE_OPTION, WORKSPACE_OPTION
-from hdrive_migrate.workspace import open_workspace
 
 app = typer.Typer(
     help="Export the files awaiting a records manager's decision, and import their decisions.",
@@ -55,10 +53,11 @@ def export(
     is given; state.db, hdrive.toml and the workspace's other own files are always refused.
     """
     from hdrive_migrate.plan.review import export_reviews
-    from hdrive_migrate.scan.selection import select_users
+    from hdrive_migrate.users.roster import select_users
+    from hdrive_migrate.workspace import open_workspace
 
     with open_workspace(workspace) as ws:
-        upns = [upn for upn, _ in select_users(ws.db, wave=wave, upn=None)]
+        upns = [chosen.upn for chosen in select_users(ws.db, wave=wave, upn=None)]
         report = export_reviews(ws.db, upns, out, workspace=ws.dir, force=force)
     typer.echo(report.summary())
 
@@ -84,10 +83,12 @@ def import_reviews(
     Each bad row is reported as one line (FILE:LINE: what. Fix: how) and the good rows are
     recorded anyway. Exits 1 when any row was rejected, else 0.
     """
+    from hdrive_migrate.clock import SYSTEM_CLOCK
     from hdrive_migrate.plan.review import import_reviews as record
+    from hdrive_migrate.workspace import open_workspace
 
     with open_workspace(workspace) as ws:
-        report = record(ws.db, file, reviewer=reviewer, now=datetime.now(UTC))
+        report = record(ws.db, file, reviewer=reviewer, now=SYSTEM_CLOCK.now())
     for error in report.errors:
         typer.echo(error.message(report.file), err=True)
     typer.echo(report.summary())

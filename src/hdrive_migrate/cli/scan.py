@@ -2,23 +2,19 @@
 
 import json
 import sys
-import time
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
-from rich.progress import Progress as RichProgress
-from rich.progress import TextColumn, TimeElapsedColumn
 
 from hdrive_migrate.cli.common import USER_OPTION, WAVE_OPTION, WORKSPACE_OPTION
+from hdrive_migrate.clock import SYSTEM_CLOCK
 from hdrive_migrate.display import counted, size_text
-from hdrive_migrate.scan.excludes import Excludes
-from hdrive_migrate.scan.run import Progress, ScanOptions, ScanResult, scan_users
-from hdrive_migrate.scan.selection import select_users
-from hdrive_migrate.scan.summary import UserSummary, summarise
-from hdrive_migrate.sources.open import open_source
-from hdrive_migrate.workspace import open_workspace
+
+if TYPE_CHECKING:
+    from hdrive_migrate.scan.run import Progress, ScanResult
+    from hdrive_migrate.scan.summary import UserSummary
 
 EXAMPLE = "Example: hdrive-migrate scan -w ./wave1 --wave 'Wave 1' --hash"
 app = typer.Typer(
@@ -50,6 +46,12 @@ def scan(
     must be in that wave). A re-scan records what is new, changed, deleted and unchanged
     since the last one; a killed scan resumes where it was. The source is only read, never
     changed. Exits 1 when a user's folder could not be scanned."""
+    from hdrive_migrate.scan.excludes import Excludes
+    from hdrive_migrate.scan.run import ScanOptions, scan_users
+    from hdrive_migrate.sources.open import open_source
+    from hdrive_migrate.users.roster import select_users
+    from hdrive_migrate.workspace import open_workspace
+
     if ctx.invoked_subcommand is not None:
         return
     with open_workspace(workspace) as ws:
@@ -67,7 +69,8 @@ def scan(
         open_lister_source = partial(open_source, ws.config.source_root, ws.config.smb_user)
         try:
             with progress_display() as progress:
-                results = scan_users(ws.db, source, open_lister_source, users, options, progress)
+                chosen = [(person.upn, person.folder) for person in users]
+                results = scan_users(ws.db, source, open_lister_source, chosen, options, progress)
         finally:
             source.close()
     for result in results:
@@ -81,9 +84,16 @@ def summary(
     wave: str | None = WAVE_OPTION,
     json_output: bool = typer.Option(False, "--json", help="One JSON list of objects."),
 ) -> None:
-    """Per user: files, folders, bytes, and findings by kind from the latest complete scan."""
+    """Per user: files, folders, bytes, what `[scan] exclude` left out, and findings by kind,
+    from the latest complete scan. JSON keys: upn, wave, status, scanned_at, files, folders,
+    bytes, new, changed, unchanged, deleted, excluded (files left out), excluded_folders
+    (folders left out, not listed, so what they hold is not counted) and findings."""
+    from hdrive_migrate.scan.summary import summarise
+    from hdrive_migrate.users.roster import select_users
+    from hdrive_migrate.workspace import open_workspace
+
     with open_workspace(workspace) as ws:
-        users = [upn for upn, _ in select_users(ws.db, wave=wave, upn=None)]
+        users = [chosen.upn for chosen in select_users(ws.db, wave=wave, upn=None)]
         summaries = summarise(ws.db, users)
     if json_output:
         typer.echo(json.dumps([s.as_json() for s in summaries], indent=2))
@@ -92,7 +102,7 @@ def summary(
         typer.echo(line)
 
 
-def result_line(result: ScanResult) -> str:
+def result_line(result: "ScanResult") -> str:
     if result.status != "complete":
         return f"✗ {result.upn}: not scanned: {result.problem}"
     c = result.counts
@@ -104,21 +114,33 @@ def result_line(result: ScanResult) -> str:
     )
 
 
-def summary_lines(summaries: list[UserSummary]) -> list[str]:
-    lines = [f"{'user':<40} {'status':<12} {'files':>10} {'folders':>8} {'size':>10}  findings"]
+def summary_lines(summaries: "list[UserSummary]") -> list[str]:
+    lines = [
+        f"{'user':<40} {'status':<12} {'files':>10} {'folders':>8} {'size':>10}"
+        f" {'excluded':>10}  findings"
+    ]
     for s in summaries:
         kinds = ", ".join(f"{kind} {count:,}" for kind, count in sorted(s.findings.items()))
         lines.append(
             f"{s.upn:<40} {s.status:<12} {s.files:>10,} {s.folders:>8,}"
-            f" {size_text(s.bytes):>10}  {kinds or '-'}"
+            f" {size_text(s.bytes):>10} {_excluded(s):>10}  {kinds or '-'}"
         )
     return lines
 
 
-class TerminalProgress(Progress):
-    """Files, bytes and rate on a terminal; nothing at all when output is not a terminal."""
+def _excluded(s: "UserSummary") -> str:
+    """Files left out by `[scan] exclude`, with the folders left out unlisted as "+N dirs"."""
+    return f"{s.excluded:,}" + (f"+{s.excluded_folders:,} dirs" if s.excluded_folders else "")
+
+
+class TerminalProgress:
+    """A scan's Progress drawn on a terminal: files, bytes and rate."""
 
     def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import Progress as RichProgress
+        from rich.progress import TextColumn, TimeElapsedColumn
+
         self.bar = RichProgress(
             TextColumn("{task.description}"),
             TextColumn("{task.fields[files]:>12,} files"),
@@ -131,7 +153,7 @@ class TerminalProgress(Progress):
         self.task = self.bar.add_task("scanning", files=0, size="0 B", rate=0.0)
         self.files = 0
         self.bytes = 0
-        self.started = time.monotonic()
+        self.started = SYSTEM_CLOCK.monotonic()
 
     def start_user(self, upn: str) -> None:
         self.bar.update(self.task, description=f"scanning {upn}")
@@ -139,7 +161,7 @@ class TerminalProgress(Progress):
     def listed(self, files: int, size: int) -> None:
         self.files += files
         self.bytes += size
-        rate = self.files / max(time.monotonic() - self.started, 1e-6)
+        rate = self.files / max(SYSTEM_CLOCK.monotonic() - self.started, 1e-6)
         self.bar.update(self.task, files=self.files, size=size_text(self.bytes), rate=rate)
 
     def hashed(self, files: int, size: int) -> None:
@@ -153,5 +175,8 @@ class TerminalProgress(Progress):
         self.bar.stop()
 
 
-def progress_display() -> Progress:
+def progress_display() -> "Progress":
+    """TerminalProgress on a terminal; otherwise a Progress that shows nothing."""
+    from hdrive_migrate.scan.run import Progress
+
     return TerminalProgress() if sys.stderr.isatty() else Progress()

@@ -3,15 +3,16 @@
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from hdrive_migrate.cli.audit import OPERATOR_OPTION, operator
 from hdrive_migrate.cli.common import WORKSPACE_OPTION
 from hdrive_migrate.display import counted, size_text
-from hdrive_migrate.migrate.status import FileLine, Report, Verification, report, user_files
-from hdrive_migrate.store import record_event
-from hdrive_migrate.workspace import open_workspace
+
+if TYPE_CHECKING:
+    from hdrive_migrate.migrate.status import FileLine, Report, Verification
 
 EXAMPLE = (
     "Example: hdrive-migrate status alice@contoso.com -w ./wave1 --json; with file names: "
@@ -40,6 +41,10 @@ def status(
     log with the operator (status.viewed; status.files_viewed with --files) before anything
     is shown.
     """
+    from hdrive_migrate.migrate.status import report, user_files
+    from hdrive_migrate.store import record_event
+    from hdrive_migrate.workspace import open_workspace
+
     actor = operator(operator_name)
     with open_workspace(workspace) as ws:
         found = report(ws.db, upn)
@@ -59,7 +64,7 @@ def status(
 FILE_COLUMNS = ("path", "target_path", "decision", "rule", "outcome", "reason")
 
 
-def _show_files(found: Report, lines: Iterator[FileLine], as_json: bool) -> None:
+def _show_files(found: "Report", lines: "Iterator[FileLine]", as_json: bool) -> None:
     """The report, then LINES one by one as they are read: JSON with a `files` list, or the
     card and a tab-separated table."""
     if as_json:
@@ -96,7 +101,7 @@ def _cell(value: str | None) -> str:
     return "".join(char if char.isprintable() else repr(char)[1:-1] for char in value)
 
 
-def card(found: Report) -> list[str]:
+def card(found: "Report") -> list[str]:
     """The report as a short card of labelled lines."""
     state, cause = found.state
     wave = f" (wave {found.wave})" if found.wave else " (no wave)"
@@ -125,7 +130,7 @@ def _files(count: int, size: int | None) -> str:
     return counted(count, "file") + (f", {size_text(size)}" if size is not None else "")
 
 
-def _migrated(found: Report) -> str:
+def _migrated(found: "Report") -> str:
     text = f"{found.migrated_files:,} of {counted(found.to_migrate, 'file')}"
     text += f", {size_text(found.migrated_bytes)}"
     extras = [f"{found.in_progress:,} in progress"] if found.in_progress else []
@@ -134,7 +139,7 @@ def _migrated(found: Report) -> str:
     return text + (f" ({', '.join(extras)})" if extras else "")
 
 
-def _verified(check: Verification) -> str:
+def _verified(check: "Verification") -> str:
     counts = f"{check.ok:,} of {check.checked:,} intact"
     problems = [f"{getattr(check, kind):,} {kind}" for kind in ("missing", "changed", "unexpected")]
     return f"{check.at or 'running'}: {counts}, {', '.join(problems)}"

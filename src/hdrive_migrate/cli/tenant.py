@@ -1,14 +1,11 @@
 """`hdrive-migrate tenant ...`: check a Graph tenant, or serve a local one for rehearsals."""
 
-import asyncio
 import re
 from pathlib import Path
 
 import typer
 
 from hdrive_migrate.cli.common import WORKSPACE_OPTION
-from hdrive_migrate.store import record_event
-from hdrive_migrate.workspace import open_workspace
 
 app = typer.Typer(
     help="Check a Graph tenant, or serve a local one.",
@@ -32,12 +29,18 @@ def check(
     """Check the workspace can reach Graph and has the permissions a migration needs.
 
     Prints one line per check; exits 0 when all pass, else 1. The write check creates and
-    deletes an empty folder in the user's OneDrive.
+    deletes an empty folder in the user's OneDrive. When [notices] mailbox is set, a last
+    check tests that the app may send mail from it (Mail.Send), sending nothing.
     """
+    import asyncio
+
     from hdrive_migrate.graph.check import check_settings
+    from hdrive_migrate.store import record_event
+    from hdrive_migrate.workspace import open_workspace
 
     with open_workspace(workspace) as ws:
-        results = asyncio.run(check_settings(ws.config.graph, user))
+        mailbox = ws.config.notices.mailbox
+        results = asyncio.run(check_settings(ws.config.graph, user, mailbox))
         record_event(
             ws.db,
             "tenant.check",

@@ -5,7 +5,6 @@ from pathlib import Path
 import typer
 
 from hdrive_migrate.cli.common import WORKSPACE_OPTION
-from hdrive_migrate.workspace import open_workspace
 
 app = typer.Typer(
     help="Bring the people to migrate, and their H: drive folders, into the workspace.",
@@ -49,6 +48,7 @@ def import_users(
     any row was rejected, else 0.
     """
     from hdrive_migrate.users.importing import import_file
+    from hdrive_migrate.workspace import open_workspace
 
     with open_workspace(workspace) as ws:
         report = import_file(ws, file, wave=wave, resolve_sam=resolve_sam)

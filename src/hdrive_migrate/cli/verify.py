@@ -1,13 +1,11 @@
 """`hdrive-migrate verify`: is every migrated file still in OneDrive as it was sent?"""
 
-import asyncio
 from pathlib import Path
 
 import typer
 
 from hdrive_migrate.cli.common import USER_OPTION, WAVE_OPTION, WORKSPACE_OPTION
 from hdrive_migrate.display import counted
-from hdrive_migrate.workspace import open_workspace
 
 EXAMPLE = "Example: hdrive-migrate verify --wave 'Wave 1' -w ./wave1"
 
@@ -23,7 +21,10 @@ def verify(
 
     Prints one line per user and a total; exits 1 when any file is missing or changed, else 0.
     """
+    import asyncio
+
     from hdrive_migrate.migrate.verify import verify_users
+    from hdrive_migrate.workspace import open_workspace
 
     with open_workspace(workspace) as ws:
         checks = asyncio.run(verify_users(ws, wave=wave, upn=user))

@@ -2,20 +2,15 @@
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from hdrive_migrate.cli.common import WORKSPACE_OPTION
 from hdrive_migrate.display import size_text
-from hdrive_migrate.users.csvfiles import NO_WAVE
-from hdrive_migrate.users.waves import (
-    WaveMember,
-    WaveSummary,
-    wave_members,
-    wave_name,
-    wave_summaries,
-)
-from hdrive_migrate.workspace import open_workspace
+
+if TYPE_CHECKING:
+    from hdrive_migrate.users.waves import WaveMember, WaveSummary
 
 app = typer.Typer(
     help="List waves and the users in them.",
@@ -29,6 +24,9 @@ JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.
 def list_waves(workspace: Path = WORKSPACE_OPTION, as_json: bool = JSON_OPTION) -> None:
     """Each wave with its users, how many are in each state, and the files and bytes of their
     latest complete scans. Users without a wave are listed as "(no wave)"."""
+    from hdrive_migrate.users.waves import wave_name, wave_summaries
+    from hdrive_migrate.workspace import open_workspace
+
     with open_workspace(workspace) as ws:
         waves = wave_summaries(ws.db)
     if as_json:
@@ -55,6 +53,10 @@ def show(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """The users of wave NAME: folder, state, latest complete scan and number of findings."""
+    from hdrive_migrate.users.csvfiles import NO_WAVE
+    from hdrive_migrate.users.waves import wave_members
+    from hdrive_migrate.workspace import open_workspace
+
     with open_workspace(workspace) as ws:
         members = wave_members(ws.db, name)
     if as_json:
@@ -66,7 +68,7 @@ def show(
     _table(header, [_member_row(member) for member in members])
 
 
-def _summary_json(wave: WaveSummary) -> dict:
+def _summary_json(wave: "WaveSummary") -> dict:
     return {
         "wave": wave.wave,
         "users": wave.users,
@@ -77,7 +79,7 @@ def _summary_json(wave: WaveSummary) -> dict:
     }
 
 
-def _member_row(member: WaveMember) -> list[str]:
+def _member_row(member: "WaveMember") -> list[str]:
     scan = member.scan
     return [
         member.upn,

@@ -114,7 +114,7 @@ class GraphCaller:
             with attempt:
                 await self.pacer.acquire(kind)
                 try:
-                    with translated(clock=self.clock.now):
+                    with translated(clock=self.clock):
                         result = await call()
                 except GraphError as exc:
                     self.pacer.observe(exc.status, _delay_headers(exc))
@@ -179,7 +179,7 @@ class GraphCaller:
         async with self._token_lock:
             now = self.clock.now().timestamp()
             if self._token is None or self._token_expires - TOKEN_MARGIN <= now:
-                with translated(clock=self.clock.now):
+                with translated(clock=self.clock):
                     token = await self.credential.get_token(*GRAPH_SCOPES)
                 self._token, self._token_expires = token.token, float(token.expires_on)
             return self._token

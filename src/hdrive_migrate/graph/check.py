@@ -13,17 +13,23 @@ from dataclasses import dataclass
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from msgraph.generated.models.drive_item import DriveItem
 from msgraph.generated.models.folder import Folder
+from msgraph.generated.models.message import Message
+from msgraph.generated.users.item.send_mail.send_mail_post_request_body import (
+    SendMailPostRequestBody,
+)
 from msgraph.generated.users.users_request_builder import UsersRequestBuilder
 
 from hdrive_migrate.config import GraphSettings
 from hdrive_migrate.graph.client import GraphConnection
 from hdrive_migrate.graph.errors import GraphError, translated
+from hdrive_migrate.graph.mail import FIX_MAIL_SEND
 
 REACHABLE = "reachable"
 AUTHENTICATED = "authenticated"
 READ_USERS = "read users"
 READ_DRIVE = "read drive"
 WRITE_DRIVE = "write drive"
+SEND_MAIL = "send mail"
 CHECKS = (REACHABLE, AUTHENTICATED, READ_USERS, READ_DRIVE, WRITE_DRIVE)
 
 # How many users to try, when no --user is given, looking for one whose OneDrive exists.
@@ -50,27 +56,35 @@ class _Stop(Exception):
     """A check failed in a way that leaves the later checks nothing to test."""
 
 
-async def check_settings(settings: GraphSettings, user: str | None = None) -> list[CheckResult]:
+async def check_settings(
+    settings: GraphSettings, user: str | None = None, mailbox: str | None = None
+) -> list[CheckResult]:
     """Open a connection from SETTINGS and run `check_tenant` on it."""
     async with GraphConnection(settings) as connection:
-        return await check_tenant(connection, user)
+        return await check_tenant(connection, user, mailbox)
 
 
-async def check_tenant(connection: GraphConnection, user: str | None = None) -> list[CheckResult]:
+async def check_tenant(
+    connection: GraphConnection, user: str | None = None, mailbox: str | None = None
+) -> list[CheckResult]:
     """Run the checks against CONNECTION, using USER's OneDrive (default: the first user
-    listed whose OneDrive exists), and return one result per check, in CHECKS order."""
+    listed whose OneDrive exists), and return one result per check, in CHECKS order; with
+    MAILBOX (notices are sent from it), SEND_MAIL last."""
     results: list[CheckResult] = []
+    names = (*CHECKS, SEND_MAIL) if mailbox else CHECKS
     try:
         await _check_reachable(connection, results)
         upns = await _check_users(connection, results)
         drive_id = await _check_drive(connection, user, upns, results)
         await _check_write(connection, drive_id, results)
+        if mailbox:
+            await _check_send(connection, mailbox, results)
     except _Stop:
         # The later checks cannot run; the fix that unblocks them is the failed check's.
         failed = results[-1]
         results += [
             CheckResult(name, False, f"not checked: {failed.name} failed", failed.fix)
-            for name in CHECKS[len(results) :]
+            for name in names[len(results) :]
         ]
     return results
 
@@ -170,6 +184,27 @@ async def _check_write(
     with _stop_on_error(results, WRITE_DRIVE, leftover, when=403):
         await items.by_drive_item_id(created.id).delete()
     results.append(CheckResult(WRITE_DRIVE, True, f"created and deleted the folder {name}"))
+
+
+async def _check_send(connection: GraphConnection, mailbox: str, results: list) -> None:
+    """Whether the app may send as MAILBOX, without sending anything: a message with no
+    recipient is refused (400 ErrorInvalidRecipients) only once the service has authorised
+    the request, so that answer proves Mail.Send while a 403 says it is missing."""
+    probe = SendMailPostRequestBody(message=Message(subject="hdrive-migrate tenant check"))
+    probe.save_to_sent_items = False
+    try:
+        with translated():
+            await connection.sdk.users.by_user_id(mailbox).send_mail.post(probe)
+    except GraphError as exc:
+        if exc.status == 400:
+            results.append(CheckResult(SEND_MAIL, True, f"the app may send mail as {mailbox}"))
+            return
+        fix = FIX_MAIL_SEND if exc.status == 403 else exc.fix
+        if exc.status == 404:
+            fix = "set [notices] mailbox in hdrive.toml to the service mailbox's address"
+        results.append(CheckResult(SEND_MAIL, False, exc.what, fix))
+        return
+    results.append(CheckResult(SEND_MAIL, True, f"the app may send mail as {mailbox}"))
 
 
 @contextmanager

@@ -6,7 +6,6 @@ secrets are never logged or stored.
 """
 
 import os
-import time
 from types import TracebackType
 from urllib.parse import urlsplit
 
@@ -27,6 +26,7 @@ from msgraph_core import GraphClientFactory
 from msgraph_core.middleware import GraphTelemetryHandler
 
 from hdrive_migrate import __version__
+from hdrive_migrate.clock import SYSTEM_CLOCK
 from hdrive_migrate.config import (
     CERTIFICATE_PASSWORD_ENV,
     CLIENT_SECRET_ENV,
@@ -68,7 +68,7 @@ class LocalTokenCredential(AsyncTokenCredential):
         enable_cae: bool = False,
         **kwargs: object,
     ) -> AccessToken:
-        return AccessToken(LOCAL_TOKEN, int(time.time()) + 3600)
+        return AccessToken(LOCAL_TOKEN, int(SYSTEM_CLOCK.now().timestamp()) + 3600)
 
     async def close(self) -> None:
         """Nothing to release."""

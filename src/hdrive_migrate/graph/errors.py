@@ -10,7 +10,7 @@ import email.utils
 import json
 import math
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +20,7 @@ import httpx
 from azure.core.exceptions import ClientAuthenticationError
 from kiota_abstractions.api_error import APIError
 
+from hdrive_migrate.clock import SYSTEM_CLOCK, Clock
 from hdrive_migrate.errors import HdriveError
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 509})
@@ -302,12 +303,12 @@ def from_transport_error(exc: httpx.TransportError) -> GraphError:
 
 
 @contextmanager
-def translated(*, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Iterator[None]:
+def translated(*, clock: Clock = SYSTEM_CLOCK) -> Iterator[None]:
     """Run the body with SDK, httpx and azure-identity exceptions turned into GraphError."""
     try:
         yield
     except APIError as exc:
-        raise from_api_error(exc, now=clock()) from exc
+        raise from_api_error(exc, now=clock.now()) from exc
     except httpx.TransportError as exc:
         raise from_transport_error(exc) from exc
     except ClientAuthenticationError as exc:

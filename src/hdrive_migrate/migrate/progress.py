@@ -6,7 +6,6 @@ terminal. Reports read the database, never these.
 """
 
 import json
-import time
 from collections import Counter
 from pathlib import Path
 from typing import IO
@@ -14,6 +13,7 @@ from typing import IO
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+from hdrive_migrate.clock import SYSTEM_CLOCK, Clock
 from hdrive_migrate.display import size_text
 
 
@@ -77,15 +77,15 @@ class JsonLog(Observer):
     """JSON lines in FOLDER/migrate-<run>.jsonl: one per file outcome, user block and note,
     and the run's start and end."""
 
-    def __init__(self, folder: Path, now=time.time) -> None:
+    def __init__(self, folder: Path, clock: Clock = SYSTEM_CLOCK) -> None:
         self.folder = folder
         self.path: Path | None = None
         self._out: IO[str] | None = None
-        self._now = now
+        self._clock = clock
 
     def _write(self, event: str, **fields) -> None:
         if self._out is not None:
-            record = {"ts": round(self._now(), 3), "event": event, **fields}
+            record = {"ts": round(self._clock.now().timestamp(), 3), "event": event, **fields}
             self._out.write(json.dumps(record, ensure_ascii=False) + "\n")
 
     def started(self, run_id: int, users: int, files: int, size: int) -> None:
@@ -116,7 +116,8 @@ class JsonLog(Observer):
 class Terminal(Observer):
     """Files, bytes, rate, ETA, throttled answers and users done, on stderr."""
 
-    def __init__(self, console: Console | None = None) -> None:
+    def __init__(self, console: Console | None = None, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.clock = clock
         self.bar = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -134,7 +135,7 @@ class Terminal(Observer):
         self.users = [0, 0]
         self.files = [0, 0]
         self.bytes_sent = 0
-        self.started_at = time.monotonic()
+        self.started_at = self.clock.monotonic()
 
     def started(self, run_id: int, users: int, files: int, size: int) -> None:
         self.users[1], self.files[1] = users, files
@@ -173,7 +174,7 @@ class Terminal(Observer):
             self.bar.update(self.task, **self._fields(**extra))
 
     def _fields(self, **extra) -> dict:
-        elapsed = max(time.monotonic() - self.started_at, 1e-6)
+        elapsed = max(self.clock.monotonic() - self.started_at, 1e-6)
         return {
             "files": f"{self.files[0]:,}/{self.files[1]:,}",
             "size": size_text(self.bytes_sent),

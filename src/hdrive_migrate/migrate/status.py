@@ -14,10 +14,9 @@ from typing import NamedTuple
 
 from sqlite_utils import Database
 
-from hdrive_migrate.errors import HdriveError
 from hdrive_migrate.migrate.reasons import REASONS
 from hdrive_migrate.plan.current import EFFECTIVE_SQL
-from hdrive_migrate.users.roster import FIX_IMPORT, PREFLIGHT_STAGE
+from hdrive_migrate.users.roster import PREFLIGHT_STAGE, unknown_user
 
 PENDING, SCANNED, PLANNED, MIGRATING = "pending", "scanned", "planned", "migrating"
 MIGRATED, WITH_EXCEPTIONS = "migrated", "migrated-with-exceptions"
@@ -232,7 +231,7 @@ def report(db: Database, upn: str) -> Report:
     """The status of the user UPN (any case); an unknown UPN raises HdriveError."""
     found = db.execute("SELECT upn, wave, updated_at FROM users WHERE upn = ?", [upn]).fetchone()
     if found is None:
-        raise HdriveError(f"no user {upn} in this workspace", fix=FIX_IMPORT)
+        raise unknown_user(upn)
     upn, wave, updated_at = found
     scan = db.execute(
         "SELECT files, bytes, finished_at FROM scans WHERE upn = ? AND status = 'complete'"

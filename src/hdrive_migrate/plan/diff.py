@@ -7,7 +7,8 @@ from datetime import date
 
 from sqlite_utils import Database
 
-from hdrive_migrate.plan.run import PlanRequest, decisions, inventory_of, kept_copies
+from hdrive_migrate.plan.reference import decisions, inventory_of, kept_copies
+from hdrive_migrate.plan.run import PlanRequest
 from hdrive_migrate.plan.targets import TargetTree
 from hdrive_migrate.policy.compile import compile_policy
 from hdrive_migrate.policy.parse import load_policy

@@ -45,17 +45,33 @@ class Holds:
         return lambda path: any(matches(glob, path) for glob in globs)
 
 
+class UnknownHoldUser(HdriveError):
+    """A row naming a UPN that is not in this workspace: a warning, never a stop. A hold
+    register is kept for the whole organisation, so it names people of later waves and people
+    who have left; their files are not being planned here."""
+
+
 class UnmatchedHolds(HdriveError):
-    """Rows of the register that hold nothing; `rows` has one error per row, in line order.
+    """Rows of the register whose path holds nothing for a user being planned; `rows` has one
+    error per row, in line order, and `warnings` the rows naming no user of the workspace.
     A mistyped legal hold must stop the plan, not let held material be disposed of."""
 
-    def __init__(self, source: Path, rows: list[HdriveError]) -> None:
+    def __init__(
+        self, source: Path, rows: list[HdriveError], warnings: list[HdriveError] = ()
+    ) -> None:
         super().__init__(
             f"{len(rows)} row(s) of the hold register match nothing, so nothing was planned",
             where=str(source),
             fix=f"correct each row named above, or add {ALLOW_FLAG} to plan anyway",
         )
         self.rows = rows
+        self.warnings = list(warnings)
+
+
+def stops_plan(error: HdriveError) -> bool:
+    """Whether an unmatched row (see `unmatched_rows`) stops the plan: all but a UPN not in
+    the workspace, which is only warned of."""
+    return not isinstance(error, UnknownHoldUser)
 
 
 def read_holds(path: Path) -> Holds:
@@ -110,21 +126,21 @@ def unmatched_rows(
     planned_upns: Collection[str],
     entries_of: Callable[[str], Iterable[tuple[str, bool]]],
 ) -> list[HdriveError]:
-    """One error per row that holds nothing, in line order: a UPN not among WORKSPACE_UPNS,
-    or a path that matches no file of a user among PLANNED_UPNS (both lower-cased).
-    ENTRIES_OF(upn) yields the (path, is_dir) of that user's inventory. Rows for workspace
-    users outside this plan are not judged: their files are not being planned, and their
-    own plan will judge them. A whole-drive row holds whatever the drive has."""
+    """One error per row that holds nothing, in line order: a UPN not among WORKSPACE_UPNS
+    (an UnknownHoldUser, see `stops_plan`), or a path that matches no file of a user among
+    PLANNED_UPNS (both lower-cased). ENTRIES_OF(upn) yields the (path, is_dir) of that
+    user's inventory. Rows for workspace users outside this plan are not judged: their files
+    are not being planned, and their own plan will judge them. A whole-drive row holds
+    whatever the drive has."""
     unmatched: dict[HoldRow, HdriveError] = {}
     to_search: dict[str, list[HoldRow]] = defaultdict(list)
     for row in holds.rows:
         key = row.upn.lower()
         if key not in workspace_upns:
-            unmatched[row] = _unmatched(
-                holds,
-                row,
+            unmatched[row] = UnknownHoldUser(
                 f"no user {row.upn} in this workspace",
-                "correct the UPN, or import the user with `hdrive-migrate users import`",
+                where=f"{holds.source}:{row.line}",
+                fix="correct the UPN, or import the user with `hdrive-migrate users import`",
             )
         elif row.glob and key in planned_upns:
             to_search[key].append(row)

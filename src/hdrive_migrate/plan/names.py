@@ -184,9 +184,13 @@ def numbered(name: str, number: int) -> str:
     return f"{stem} ({number}){dot}{extension}"
 
 
+# How the reason `path_length_problem` gives starts, so readers of decisions can tell it.
+TOO_LONG_START = "target path is "
+
+
 def path_length_problem(path: str) -> str | None:
     """The reason a target PATH (below the drive root) must go to review, or None when it
     fits."""
     if not naming.path_too_long(path):
         return None
-    return f"target path is {len(path)} characters; OneDrive allows {naming.MAX_PATH_CHARACTERS}"
+    return f"{TOO_LONG_START}{len(path)} characters; OneDrive allows {naming.MAX_PATH_CHARACTERS}"

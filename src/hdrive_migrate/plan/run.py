@@ -2,7 +2,6 @@
 rule, every matched rule, the policy's identity, the reference date and the run."""
 
 import json
-from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -11,19 +10,20 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from hdrive_migrate import __version__
+from hdrive_migrate.clock import SYSTEM_CLOCK, Clock
 from hdrive_migrate.errors import HdriveError
-from hdrive_migrate.plan.holds import Holds, UnmatchedHolds, unmatched_rows
-from hdrive_migrate.plan.names import NameMapping, path_length_problem
+from hdrive_migrate.plan.compiled import plan_user_sql
+from hdrive_migrate.plan.holds import Holds, UnmatchedHolds, stops_plan, unmatched_rows
+from hdrive_migrate.plan.names import NameMapping
+from hdrive_migrate.plan.reference import decisions, inventory_of, kept_copies
 from hdrive_migrate.plan.targets import TargetTree
 from hdrive_migrate.policy.compile import CompiledPolicy, compile_policy
-from hdrive_migrate.policy.decide import decide
 from hdrive_migrate.policy.parse import Policy, load_policy
-from hdrive_migrate.policy.record import FileRecord
+from hdrive_migrate.policy.sql import NotExpressible, SqlPolicy, sql_policy
 from hdrive_migrate.policy.units import EARLIEST_DAY
 from hdrive_migrate.store import now_text, record_event, transaction
 
 BATCH = 5000
-LINK_REASON = "a link or reparse point: OneDrive cannot hold it; recorded, not followed"
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class PlanRequest:
     target_folder: str
     mapping: NameMapping
     allow_unmatched_holds: bool = False
+    clock: Clock = SYSTEM_CLOCK  # the times the run and the audit log record
 
 
 @dataclass
@@ -46,31 +47,40 @@ class PlanResult:
     planned: list[str] = field(default_factory=list)
     not_scanned: list[str] = field(default_factory=list)
     unmatched_holds: list[HdriveError] = field(default_factory=list)
+    # Why the policy was planned row by row in Python rather than in SQL; None when in SQL.
+    planned_in_python: str | None = None
 
 
 def plan(db: Database, upns: list[str], request: PlanRequest) -> PlanResult:
     """Plan every user in `upns` that has a complete scan; the run replaces each planned
     user's current plan, and earlier runs stay in the database as history. Hold register
-    rows that hold nothing raise UnmatchedHolds before anything is written, unless the
-    request allows them (then they come back in `unmatched_holds`)."""
+    rows whose path holds nothing raise UnmatchedHolds before anything is written, unless the
+    request allows them; they, and rows naming a UPN not in the workspace (never a stop), come
+    back in `unmatched_holds` to be warned of."""
     policy = load_policy(request.policy_file)
     compiled = compile_policy(policy, request.as_of, atime_trusted=request.atime_trusted)
     scanned = {upn for upn in upns if latest_scan_complete(db, upn)}
     unmatched = unmatched_holds(db, scanned, request.holds)
-    if unmatched and not request.allow_unmatched_holds:
-        raise UnmatchedHolds(request.holds.source, unmatched)
+    stopping = [row for row in unmatched if stops_plan(row)]
+    if stopping and not request.allow_unmatched_holds:
+        warned = [row for row in unmatched if not stops_plan(row)]
+        raise UnmatchedHolds(request.holds.source, stopping, warned)
     result = PlanResult(start_run(db, policy, compiled, request), unmatched_holds=unmatched)
+    try:
+        sql: SqlPolicy | None = sql_policy(compiled)
+    except NotExpressible as exc:
+        sql, result.planned_in_python = None, str(exc)
     for upn in upns:
         if upn not in scanned:
             result.not_scanned.append(upn)
             continue
-        counts, held = plan_user(db, result.run_id, upn, compiled, request)
+        counts, held = plan_user(db, result.run_id, upn, compiled, request, sql)
         for action, count in counts.items():
             result.by_action[action] = result.by_action.get(action, 0) + count
             result.decisions += count
         result.held += held
         result.planned.append(upn)
-    finish_run(db, result)
+    finish_run(db, result, request.clock)
     return result
 
 
@@ -137,7 +147,7 @@ def start_run(db: Database, policy: Policy, compiled: CompiledPolicy, request: P
                 request.target_folder,
                 request.as_of.isoformat(),
                 __version__,
-                now_text(),
+                now_text(request.clock),
             ],
         ).lastrowid
         db.conn.executemany(
@@ -151,11 +161,11 @@ def start_run(db: Database, policy: Policy, compiled: CompiledPolicy, request: P
     return run_id
 
 
-def finish_run(db: Database, result: PlanResult) -> None:
+def finish_run(db: Database, result: PlanResult, clock: Clock = SYSTEM_CLOCK) -> None:
     with transaction(db):
         db.execute(
             "UPDATE plan_runs SET status = 'complete', finished_at = ?, decisions = ? WHERE id = ?",
-            [now_text(), result.decisions, result.run_id],
+            [now_text(clock), result.decisions, result.run_id],
         )
     policy = policy_of(db, result.run_id)
     record_event(
@@ -171,6 +181,7 @@ def finish_run(db: Database, result: PlanResult) -> None:
             "by_action": result.by_action,
             "not_scanned": len(result.not_scanned),
         },
+        at=clock.now(),
     )
 
     previous = db.execute(
@@ -178,7 +189,13 @@ def finish_run(db: Database, result: PlanResult) -> None:
         [result.run_id],
     ).fetchone()
     if previous and (before := policy_of(db, previous[0])) != policy:
-        record_event(db, "policy.changed", f"run {result.run_id}", {"from": before, "to": policy})
+        record_event(
+            db,
+            "policy.changed",
+            f"run {result.run_id}",
+            {"from": before, "to": policy},
+            at=clock.now(),
+        )
 
 
 def policy_of(db: Database, run_id: int) -> dict[str, str]:
@@ -190,10 +207,21 @@ def policy_of(db: Database, run_id: int) -> dict[str, str]:
 
 
 def plan_user(
-    db: Database, run_id: int, upn: str, compiled: CompiledPolicy, request: PlanRequest
+    db: Database,
+    run_id: int,
+    upn: str,
+    compiled: CompiledPolicy,
+    request: PlanRequest,
+    sql: SqlPolicy | None = None,
 ) -> tuple[dict[str, int], int]:
     """Decide every file of `upn`'s inventory and make `run_id` the user's current plan;
-    (files by action, files on hold)."""
+    (files by action, files on hold). With SQL, the policy's SQL form decides the files in
+    one statement; without, the reference decides them one by one."""
+    if sql is not None:
+        with transaction(db):
+            counts, held = plan_user_sql(db, run_id, upn, compiled, sql, request)
+            make_current(db, run_id, upn)
+        return counts, held
     entries = inventory_of(db, upn)
     tree = TargetTree(request.target_folder, [entry[0] for entry in entries], request.mapping)
     holds = request.holds
@@ -208,90 +236,17 @@ def plan_user(
             )
             for row in batch:
                 counts[row[3]] = counts.get(row[3], 0) + 1
-        db.execute(
-            "INSERT INTO plan_users(upn, run_id) VALUES (?, ?)"
-            " ON CONFLICT(upn) DO UPDATE SET run_id = excluded.run_id",
-            [upn, run_id],
-        )
+        make_current(db, run_id, upn)
     held = holds.checker(upn)
     return counts, sum(1 for entry in entries if not entry[1] and held(entry[0]))
 
 
-def decisions(
-    run_id: int,
-    upn: str,
-    entries: list[tuple],
-    compiled: CompiledPolicy,
-    tree: TargetTree,
-    duplicates: dict[str, str],
-    holds: Holds,
-) -> Iterator[tuple]:
-    """Decision rows for the files among `entries` (folders take their files' fate)."""
-    held = holds.checker(upn)
-    for entry in entries:
-        if entry[1]:
-            continue
-        path, link = entry[0], entry[7]
-        original = duplicates.get(path)
-        decision = decide(record_of(upn, entry, held(path), original is not None), compiled)
-        action, reason, target = decision.action, None, None
-        if original is not None:
-            reason = f"duplicate of {original}"
-        if action == "migrate":
-            action, reason, target = place(path, link, tree, reason)
-        yield (run_id, upn, path, action, decision.rule, decision.matched, reason, target)
-
-
-def place(path: str, link: bool, tree: TargetTree, reason: str | None):
-    """(action, reason, stored target path) for a file the policy lets migrate. The target is
-    stored only when it differs from the target folder plus the original path."""
-    if link:
-        return "review", LINK_REASON, None
-    target = tree.target(path)
-    if too_long := path_length_problem(target):
-        return "review", too_long, target
-    return "migrate", reason, None if target == tree.prefix + path else target
-
-
-def inventory_of(db: Database, upn: str) -> list[tuple]:
-    """The user's entries as the latest scan saw them, in path order."""
-    return db.execute(
-        "SELECT path, is_dir, size, modified, created, accessed, attributes, link, sha256"
-        " FROM files WHERE upn = ? AND change != 'deleted' ORDER BY path",
-        [upn],
-    ).fetchall()
-
-
-def record_of(upn: str, entry: tuple, on_hold: bool, duplicate: bool) -> FileRecord:
-    path, _, size, modified, created, accessed, attributes, _, _ = entry
-    return FileRecord(upn, path, size, modified, created, accessed, attributes, on_hold, duplicate)
-
-
-def kept_copies(
-    entries: list[tuple], upn: str, compiled: CompiledPolicy, holds: Holds
-) -> dict[str, str]:
-    """Path -> the copy kept in its place, for files whose scan hashed them. The kept copy is
-    the oldest (by modification time, then path) that the policy migrates when judged as no
-    one's duplicate; only younger copies are its duplicates. A group none of whose copies
-    migrates has no duplicates, so no content is left behind because its oldest copy is
-    disposed of, held or diverted. Empty files are not duplicates: they hold nothing."""
-    groups: dict[str, list[tuple]] = defaultdict(list)
-    for entry in entries:
-        path, is_dir, size, modified, *_, sha256 = entry
-        if sha256 and size and not is_dir:
-            groups[sha256].append(((modified or 0.0, path), entry))
-    held = holds.checker(upn)
-    kept: dict[str, str] = {}
-    for copies in groups.values():
-        if len(copies) < 2:
-            continue
-        copies.sort()
-        for index, (_, entry) in enumerate(copies):
-            record = record_of(upn, entry, held(entry[0]), duplicate=False)
-            if decide(record, compiled).action == "migrate":
-                kept.update({later[0]: entry[0] for _, later in copies[index + 1 :]})
-                break
-    return kept
+def make_current(db: Database, run_id: int, upn: str) -> None:
+    db.execute(
+        "INSERT INTO plan_users(upn, run_id) VALUES (?, ?)"
+        " ON CONFLICT(upn) DO UPDATE SET run_id = excluded.run_id",
+        [upn, run_id],
+    )
 
 
 def batched(rows: Iterator[tuple], size: int = BATCH) -> Iterator[list[tuple]]:

@@ -68,6 +68,7 @@ class NameSet(NamedTuple):
     suffixes: tuple[str, ...]
     contains: tuple[str, ...]
     pattern: re.Pattern[str] | None  # the globs no string test expresses, as one alternation
+    others: tuple[str, ...]  # those globs, lower-cased, each alone
 
 
 def name_set(globs: list[str]) -> NameSet:
@@ -87,7 +88,9 @@ def name_set(globs: list[str]) -> NameSet:
         else:
             others.append(glob)
     pattern = alternation(others) if others else None
-    return NameSet(frozenset(equals), tuple(prefixes), tuple(suffixes), tuple(contains), pattern)
+    return NameSet(
+        frozenset(equals), tuple(prefixes), tuple(suffixes), tuple(contains), pattern, tuple(others)
+    )
 
 
 def alternation(globs: list[str]) -> re.Pattern[str]:

@@ -117,6 +117,9 @@ def summary_columns() -> tuple[str, ...]:
         "failures",
         "last_activity",
         "next_step",
+        # report.cutover: whether the user is on cutover.csv, and if not, why not.
+        "cutover",
+        "cutover_blocked_by",
     )
 
 

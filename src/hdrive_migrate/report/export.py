@@ -14,23 +14,24 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TextIO
 
 from sqlite_utils import Database
 
-from hdrive_migrate.migrate.status import BLOCKED, Report
-from hdrive_migrate.migrate.status import report as user_status
-from hdrive_migrate.outputs import CSV_ENCODING, CsvWriter, csv_writer
+from hdrive_migrate.migrate.status import Report
+from hdrive_migrate.outputs import CSV_ENCODING, csv_writer
 from hdrive_migrate.policy.record import ACTIONS
 from hdrive_migrate.report.columns import (
     FAILURE_COLUMNS,
     ITEM_COLUMNS,
-    MANIFEST_COLUMNS,
     OUTCOMES,
     REGISTER_COLUMNS,
     REGISTERS,
     SUMMARY_COLUMNS,
 )
+from hdrive_migrate.report.cutover import CUTOVER_COLUMNS, blocker, cutover_facts, cutover_row
 from hdrive_migrate.report.folder import (
+    CUTOVER,
     FAILURES,
     FIXED,
     ITEMS,
@@ -39,15 +40,7 @@ from hdrive_migrate.report.folder import (
     ReportFolder,
     manifest_name,
 )
-from hdrive_migrate.report.rows import (
-    Policy,
-    SourcePaths,
-    item_row,
-    manifest_row,
-    planned_files,
-    policies,
-    register_row,
-)
+from hdrive_migrate.report.parts import Lines, write_in_parts
 from hdrive_migrate.report.summary import (
     NEEDS_ACTION,
     WaveFailure,
@@ -164,28 +157,37 @@ def _write(
     title: str,
     now: datetime,
 ) -> _Wave:
-    wave, runs = _Wave(), policies(db)
+    wave = _Wave()
     with ExitStack() as stack:
 
-        def opened(name: str, columns: Sequence[str]) -> CsvWriter:
+        def opened(name: str, columns: Sequence[str]) -> TextIO:
             handle = stack.enter_context(folder.open(name, encoding=CSV_ENCODING))
-            writer = csv_writer(handle)
-            writer.writerow(columns)
-            return writer
+            csv_writer(handle).writerow(columns)
+            return handle
 
-        items = opened(ITEMS, ITEM_COLUMNS)
-        summary = opened(SUMMARY_CSV, SUMMARY_COLUMNS)
+        def lines(name: str, columns: Sequence[str]) -> Lines:
+            buffered = Lines(opened(name, columns))
+            stack.callback(buffered.flush)
+            return buffered
+
+        items = lines(ITEMS, ITEM_COLUMNS)
+        summary = csv_writer(opened(SUMMARY_CSV, SUMMARY_COLUMNS))
+        cutover = csv_writer(opened(CUTOVER, CUTOVER_COLUMNS))
         registers = {
-            action: writer
+            action: buffered
             for name, actions in REGISTERS.items()
-            for writer in [opened(name, REGISTER_COLUMNS)]
+            for buffered in [lines(name, REGISTER_COLUMNS)]
             for action in actions
         }
-        for user in users:
-            found = user_status(db, user.upn)
-            tally = _write_user(db, user, found, folder, source_root, runs, items, registers, wave)
-            summary.writerow(summary_row(found, tally))
-            wave.add(found, tally)
+        for part in write_in_parts(db, users, folder, source_root, items, registers):
+            wave.timeline.merge(part.timeline)
+            for found, tally in part.users:
+                facts = cutover_facts(db, found.upn)
+                not_ready = blocker(found, facts)
+                summary.writerow(summary_row(found, tally, not_ready))
+                if not_ready is None:
+                    cutover.writerow(cutover_row(found, facts))
+                wave.add(found, tally)
     failures = wave_failures(wave.tally, wave.users_by_reason)
     _write_failures(folder, failures)
     page = render_summary(
@@ -220,39 +222,9 @@ def _write_failures(folder: ReportFolder, failures: list[WaveFailure]) -> None:
             )
 
 
-def _write_user(
-    db: Database,
-    user: User,
-    found: Report,
-    folder: ReportFolder,
-    source_root: str,
-    runs: dict[int, Policy],
-    items: CsvWriter,
-    registers: dict[str, CsvWriter],
-    wave: _Wave,
-) -> Tally:
-    """Write USER's rows of items.csv, the registers and the user's manifest; their tally."""
-    tally, timeline = Tally(), wave.timeline
-    block = found.state.cause if found.state.state == BLOCKED else None
-    with folder.open(manifest_name(user.upn), encoding=CSV_ENCODING) as handle:
-        manifest = csv_writer(handle)
-        manifest.writerow(MANIFEST_COLUMNS)
-        source_path = SourcePaths(source_root, user.folder)
-        for item in planned_files(db, user.upn):
-            source = source_path(item.path)
-            policy = runs.get(item.run_id)
-            items.writerow(item_row(item, source=source, policy=policy, block=block))
-            manifest.writerow(manifest_row(item, source=source, policy=policy))
-            register = registers.get(item.action)
-            if register is not None:
-                register.writerow(register_row(item, source=source, policy=policy))
-            tally.add(item)
-            timeline.add(item)
-    return tally
-
-
-def summary_row(found: Report, tally: Tally) -> list:
-    """The user's row of summary.csv (columns.SUMMARY_COLUMNS)."""
+def summary_row(found: Report, tally: Tally, not_ready: str | None) -> list:
+    """The user's row of summary.csv (columns.SUMMARY_COLUMNS); NOT_READY says why they are not
+    on the cutover list (None: they are)."""
     state, cause = found.state
     by_decision = [
         value
@@ -279,6 +251,8 @@ def summary_row(found: Report, tally: Tally) -> list:
         _failures_text(tally.failures),
         found.last_activity,
         found.next_step,
+        "no" if not_ready else "yes",
+        not_ready,
     ]
 
 

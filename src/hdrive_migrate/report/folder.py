@@ -21,13 +21,14 @@ from hdrive_migrate.outputs import check_output, open_output
 from hdrive_migrate.report.columns import REGISTERS
 
 SUMS = "SHA256SUMS"
-SUMMARY_HTML, SUMMARY_CSV, ITEMS, FAILURES = (
+SUMMARY_HTML, SUMMARY_CSV, ITEMS, FAILURES, CUTOVER = (
     "summary.html",
     "summary.csv",
     "items.csv",
     "failures.csv",
+    "cutover.csv",
 )
-FIXED = (SUMMARY_HTML, SUMMARY_CSV, ITEMS, FAILURES, *REGISTERS)
+FIXED = (SUMMARY_HTML, SUMMARY_CSV, ITEMS, FAILURES, CUTOVER, *REGISTERS)
 MANIFESTS = "manifests"
 _MANIFEST = re.compile(rf"{MANIFESTS}/[^/\\\n]+\.csv")
 # `sha256sum` writes "HASH  NAME" (two spaces: read as text) or "HASH *NAME" (binary).

@@ -5,9 +5,6 @@ Memory grows with users, reasons and minutes of activity, never with files."""
 from collections import Counter
 from dataclasses import dataclass, field
 
-from hdrive_migrate.migrate.status import GOOD
-from hdrive_migrate.report.rows import PlannedFile
-
 
 @dataclass
 class Tally:
@@ -20,16 +17,19 @@ class Tally:
     failures: Counter = field(default_factory=Counter)  # reason -> files
     failed_bytes: Counter = field(default_factory=Counter)  # reason -> bytes
 
-    def add(self, item: PlannedFile) -> None:
-        size, outcome = item.size, item.outcome
-        self.files_by_decision[item.action] += 1
-        self.bytes_by_decision[item.action] += size
-        self.files_by_outcome[outcome] += 1
-        self.bytes_by_outcome[outcome] += size
-        if outcome == "failed":
-            reason = item.failure or "unknown"
-            self.failures[reason] += 1
-            self.failed_bytes[reason] += size
+    @classmethod
+    def of(cls, groups: dict[tuple[str, str, str | None], list[int]]) -> "Tally":
+        """The tally of GROUPS: (decision, outcome, failure reason or None) -> [files, bytes]."""
+        tally = cls()
+        for (action, outcome, reason), (files, size) in groups.items():
+            tally.files_by_decision[action] += files
+            tally.bytes_by_decision[action] += size
+            tally.files_by_outcome[outcome] += files
+            tally.bytes_by_outcome[outcome] += size
+            if reason is not None:
+                tally.failures[reason] += files
+                tally.failed_bytes[reason] += size
+        return tally
 
     def merge(self, other: "Tally") -> None:
         for mine, theirs in zip(self._counters(), other._counters(), strict=True):
@@ -62,10 +62,13 @@ class Timeline:
     files: Counter = field(default_factory=Counter)
     bytes: Counter = field(default_factory=Counter)
 
-    def add(self, item: PlannedFile) -> None:
-        if item.outcome in GOOD and item.time:
-            minute = item.time[:16]
-            self.files[minute] += 1
-            # Skipped-identical files sent nothing: throughput counts bytes sent.
-            if item.outcome != "skipped-identical":
-                self.bytes[minute] += item.size
+    def merge(self, other: "Timeline") -> None:
+        self.files.update(other.files)
+        self.bytes.update(other.bytes)
+
+    def add(self, minute: str, outcome: str, size: int) -> None:
+        """One file that reached the good OUTCOME in MINUTE."""
+        self.files[minute] += 1
+        # Skipped-identical files sent nothing: throughput counts bytes sent.
+        if outcome != "skipped-identical":
+            self.bytes[minute] += size

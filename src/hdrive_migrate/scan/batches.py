@@ -35,13 +35,17 @@ class Batch:
     unreadable: list[tuple[str, str, str]] = field(default_factory=list)
     listed: int = 0
     size: int = 0
+    excluded_files: int = 0  # what `[scan] exclude` left out (a folder counts once)
+    excluded_folders: int = 0
 
     def add(self, listing: Listing, plan: ListingPlan) -> None:
         if listing.error is not None:
             error = listing.error
             self.unreadable.append((printable(listing.folder), error.kind, error.detail))
             return
-        entries = plan.excludes.kept(listing.folder, listing.entries)
+        entries, files_out, folders_out = plan.excludes.split(listing.folder, listing.entries)
+        self.excluded_files += files_out
+        self.excluded_folders += folders_out
         self.rows += rows_of(listing.folder, entries)
         self.findings += [
             (kind, printable(path), detail)

@@ -189,6 +189,16 @@ def finish_scan(db: Database, upn: str, scan_id: int, now: str) -> ScanCounts:
     return counts
 
 
+def record_excluded(db: Database, scan_id: int, files: int, folders: int) -> None:
+    """How many files and folders `[scan] exclude` left out of the scan's listing. Set, not
+    added: a killed scan lists everything again when it resumes."""
+    with transaction(db):
+        db.execute(
+            "UPDATE scans SET excluded_files = ?, excluded_folders = ? WHERE id = ?",
+            [files, folders, scan_id],
+        )
+
+
 def fail_scan(db: Database, scan_id: int, now: str) -> None:
     with transaction(db):
         db.execute(

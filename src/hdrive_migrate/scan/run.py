@@ -7,10 +7,11 @@ one user in this process, for callers that hold a Source object rather than a wa
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlite_utils import Database
 
+from hdrive_migrate.clock import SYSTEM_CLOCK, Clock
 from hdrive_migrate.hashing import hash_stream
 from hdrive_migrate.scan import inventory
 from hdrive_migrate.scan.batches import Batch, ListingPlan, TopUnreadable, user_batches
@@ -33,6 +34,7 @@ class ScanOptions:
     atime_trusted: bool = False
     workers: int = 8  # threads listing one user's folders at once, and hashing
     listers: int | None = None  # lister processes for scan_users; None: one per core
+    clock: Clock = SYSTEM_CLOCK  # the times scans, findings and the audit log record
 
     def listing_plan(self) -> ListingPlan:
         return ListingPlan(self.target_folder, self.excludes, self.workers)
@@ -64,11 +66,12 @@ class Progress:
     def hashed(self, files: int, size: int) -> None: ...
 
 
-@dataclass(frozen=True)
+@dataclass
 class _UserScan:
     upn: str
     folder: str
     scan_id: int
+    excluded: list[int] = field(default_factory=lambda: [0, 0])  # files, folders left out
 
 
 def scan_users(
@@ -96,7 +99,7 @@ def scan_users(
             for message in pool.results() if active else ():
                 user = active[message.index]
                 if not isinstance(message, Finished):
-                    _write(db, user, message.batch, progress)
+                    _write(db, user, message.batch, options, progress)
                     continue
                 results[message.index] = _finish(db, source, user, message.top, options, progress)
                 del active[message.index]
@@ -134,20 +137,26 @@ def scan_user(
             if isinstance(batch, TopUnreadable):
                 top = batch
             else:
-                _write(db, user, batch, progress)
+                _write(db, user, batch, options, progress)
         return _finish(db, source, user, top, options, progress)
 
 
 def _begin(db: Database, upn: str, folder: str, options: ScanOptions, progress) -> _UserScan:
     progress.start_user(upn)
     scan_id = inventory.begin_scan(
-        db, upn, hashed=options.hashed, atime_trusted=options.atime_trusted, now=now_text()
+        db,
+        upn,
+        hashed=options.hashed,
+        atime_trusted=options.atime_trusted,
+        now=now_text(options.clock),
     )
     return _UserScan(upn, folder, scan_id)
 
 
-def _write(db: Database, user: _UserScan, batch: Batch, progress: Progress) -> None:
-    at = now_text()
+def _write(
+    db: Database, user: _UserScan, batch: Batch, options: ScanOptions, progress: Progress
+) -> None:
+    at = now_text(options.clock)
     findings = [
         (user.upn, user.scan_id, kind, path, detail, at) for kind, path, detail in batch.findings
     ]
@@ -156,6 +165,8 @@ def _write(db: Database, user: _UserScan, batch: Batch, progress: Progress) -> N
     ]
     unseen = [path for path, _, _ in batch.unreadable]
     inventory.write_batch(db, user.upn, user.scan_id, batch.rows, findings, unseen)
+    user.excluded[0] += batch.excluded_files
+    user.excluded[1] += batch.excluded_folders
     progress.listed(batch.listed, batch.size)
 
 
@@ -170,10 +181,11 @@ def _finish(
     """The user's result once their listing is written: failed when their folder could not be
     listed; else hashed when asked, then closed with its deltas."""
     if top is not None:
-        return _fail(db, user, top)
+        return _fail(db, user, top, now_text(options.clock))
+    inventory.record_excluded(db, user.scan_id, *user.excluded)
     if options.hashed:
-        _hash_pending(db, source, user.upn, user.folder, user.scan_id, options.workers, progress)
-    counts = inventory.finish_scan(db, user.upn, user.scan_id, now_text())
+        _hash_pending(db, source, user.upn, user.folder, user.scan_id, options, progress)
+    counts = inventory.finish_scan(db, user.upn, user.scan_id, now_text(options.clock))
     findings = _finding_count(db, user.upn)
     record_event(
         db,
@@ -185,15 +197,16 @@ def _finish(
             "bytes": counts.bytes,
             "hashed": options.hashed,
         },
+        at=options.clock.now(),
     )
     return ScanResult(user.upn, user.scan_id, "complete", counts, findings)
 
 
-def _fail(db: Database, user: _UserScan, top: TopUnreadable) -> ScanResult:
+def _fail(db: Database, user: _UserScan, top: TopUnreadable, at: str) -> ScanResult:
     kind = FOLDER_MISSING if top.kind == "vanished" else top.kind
-    finding = (user.upn, user.scan_id, kind, "", top.detail, now_text())
+    finding = (user.upn, user.scan_id, kind, "", top.detail, at)
     inventory.write_batch(db, user.upn, user.scan_id, [], [finding])
-    inventory.fail_scan(db, user.scan_id, now_text())
+    inventory.fail_scan(db, user.scan_id, at)
     return ScanResult(user.upn, user.scan_id, "failed", inventory.ScanCounts(), 1, top.detail)
 
 
@@ -203,16 +216,16 @@ def _hash_pending(
     upn: str,
     folder: str,
     scan_id: int,
-    workers: int,
+    options: ScanOptions,
     progress: Progress,
 ) -> None:
     """Hash every file of this scan that has no hash yet, in keyset-paged batches, so a killed
     run picks up where it stopped."""
     after = ""
-    with ThreadPoolExecutor(workers) as pool:
+    with ThreadPoolExecutor(options.workers) as pool:
         while batch := _unhashed(db, upn, scan_id, after):
             results = pool.map(lambda row: _hash_one(source, folder, *row), batch)
-            _store_hashes(db, upn, scan_id, list(results))
+            _store_hashes(db, upn, scan_id, list(results), now_text(options.clock))
             progress.hashed(len(batch), sum(size for _, size in batch))
             after = batch[-1][0]
 
@@ -237,8 +250,7 @@ def _hash_one(source: Source, folder: str, path: str, size: int):
         return path, None, error
 
 
-def _store_hashes(db: Database, upn: str, scan_id: int, results: list) -> None:
-    at = now_text()
+def _store_hashes(db: Database, upn: str, scan_id: int, results: list, at: str) -> None:
     with transaction(db):
         for path, hashes, error in results:
             if error is not None:

@@ -18,6 +18,8 @@ class UserSummary:
     changed: int = 0
     unchanged: int = 0
     deleted: int = 0
+    excluded: int = 0  # files `[scan] exclude` left out
+    excluded_folders: int = 0  # folders it left out, unlisted
     findings: dict[str, int] = field(default_factory=dict)
 
     def as_json(self) -> dict:
@@ -36,7 +38,8 @@ def _summary(db: Database, upn: str, findings: dict[str, int]) -> UserSummary:
         "SELECT status, finished_at FROM scans WHERE upn = ? ORDER BY id DESC LIMIT 1", [upn]
     ).fetchone()
     complete = db.execute(
-        "SELECT finished_at, files, folders, bytes, new, changed, unchanged, deleted FROM scans"
+        "SELECT finished_at, files, folders, bytes, new, changed, unchanged, deleted,"
+        " excluded_files, excluded_folders FROM scans"
         " WHERE upn = ? AND status = 'complete' ORDER BY id DESC LIMIT 1",
         [upn],
     ).fetchone()

@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from hdrive_migrate import __version__
+from hdrive_migrate.clock import SYSTEM_CLOCK, Clock, stored_time
 from hdrive_migrate.config import DEFAULT_LOCK_TIMEOUT, LOCK_TIMEOUT_ENV
 from hdrive_migrate.errors import WorkspaceError
 from hdrive_migrate.store.chain import GENESIS, event_hash
@@ -28,7 +29,9 @@ def open_store(path: Path, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> Databa
     A write waits up to LOCK_TIMEOUT seconds while another connection holds the write lock,
     then raises sqlite3.OperationalError (is_locked; locked_error says it for people)."""
     try:
-        db = Database(path)
+        # No sqlite-utils plugins: none is wanted on the workspace database, and looking for
+        # them reads every installed package's metadata, a tenth of `status`'s start-up.
+        db = Database(path, execute_plugins=False)
     except sqlite3.Error as exc:
         raise _unusable(path, exc) from exc
     try:
@@ -65,9 +68,9 @@ def user_version(db: Database) -> int:
     return db.execute("PRAGMA user_version").fetchone()[0]
 
 
-def now_text() -> str:
-    """Now, as the workspace stores times: UTC ISO 8601 to the second."""
-    return datetime.now(UTC).isoformat(timespec="seconds")
+def now_text(clock: Clock = SYSTEM_CLOCK) -> str:
+    """Now by CLOCK, as the workspace stores times: UTC ISO 8601 to the second."""
+    return stored_time(clock.now())
 
 
 def record_event(
@@ -80,7 +83,7 @@ def record_event(
     at: datetime | None = None,
 ) -> int:
     """Append to the audit log who (ACTOR, default the OS user) did ACTION to SUBJECT when (AT,
-    default now, stored as UTC ISO 8601), with DETAIL as JSON; return the event id.
+    default now by SYSTEM_CLOCK, stored as UTC ISO 8601), with DETAIL as JSON; return the event id.
 
     The entry is chained to the one before (store/chain.py): the last entry is read and the
     new one written under one write lock, in the caller's transaction when one is open (it
@@ -92,7 +95,7 @@ def record_event(
     ValueError.
     """
     _refuse_secrets(detail or {})
-    moment = (at or datetime.now(UTC)).astimezone(UTC)
+    moment = (at or SYSTEM_CLOCK.now()).astimezone(UTC)
     fields = (
         moment.isoformat(timespec="milliseconds"),
         actor or os_user(),

@@ -4,11 +4,11 @@ Append new migrations; never edit one that has shipped, because databases alread
 """
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 from sqlite_utils import Database
 
 from hdrive_migrate import __version__
+from hdrive_migrate.clock import SYSTEM_CLOCK, stored_time
 from hdrive_migrate.store.chain import GENESIS, event_hash
 from hdrive_migrate.store.chain import entries as chain_entries
 
@@ -21,7 +21,7 @@ def _meta_and_events(db: Database) -> None:
     db["meta"].insert_all(
         [
             {"key": "tool_version", "value": __version__},
-            {"key": "created_at", "value": datetime.now(UTC).isoformat(timespec="seconds")},
+            {"key": "created_at", "value": stored_time(SYSTEM_CLOCK.now())},
         ]
     )
     db["events"].create(
@@ -309,10 +309,53 @@ def _chained_events(db: Database) -> None:
         )
 
 
+def _events_by_subject(db: Database) -> None:
+    """The cutover list asks, for each user, when the last migrate pass over them finished."""
+    db.execute("CREATE INDEX events_by_subject ON events(subject, action, at)")
+
+
+def _user_identities(db: Database) -> None:
+    """Each user's display name and on-premises account name (sAMAccountName) as the tenant
+    gives them at preflight, so the service desk can find a person by what callers say."""
+    db.execute("ALTER TABLE users ADD COLUMN display_name TEXT COLLATE NOCASE")
+    db.execute("ALTER TABLE users ADD COLUMN sam_account_name TEXT COLLATE NOCASE")
+    db.execute("CREATE INDEX users_by_display_name ON users(display_name)")
+    db.execute("CREATE INDEX users_by_sam_account_name ON users(sam_account_name)")
+
+
+def _notices(db: Database) -> None:
+    """The notices sent to users, one row per user and stage (before, after) once a send
+    was tried: `status` sent or failed, `reason` why it failed, `attempts` how many sends were
+    tried. A row whose status is sent is never sent again; the message itself is not kept."""
+    db.execute(
+        """CREATE TABLE notices(
+            upn TEXT NOT NULL COLLATE NOCASE,
+            stage TEXT NOT NULL,
+            status TEXT NOT NULL,
+            recipient TEXT NOT NULL,
+            wave TEXT,
+            reason TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            at TEXT NOT NULL,
+            PRIMARY KEY(upn, stage)) WITHOUT ROWID"""
+    )
+
+
+def _scan_excluded_counts(db: Database) -> None:
+    """9: what `[scan] exclude` left out of each scan, files and folders (a folder left out is
+    not listed), so nothing leaves the inventory without being counted."""
+    for column in ("excluded_files", "excluded_folders"):
+        db.execute(f"ALTER TABLE scans ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _meta_and_events,
     _users_scans_and_inventory,
     _plans_reviews_and_disposals,
     _transfers_and_runs,
     _chained_events,
+    _events_by_subject,
+    _user_identities,
+    _notices,
+    _scan_excluded_counts,
 )

@@ -13,6 +13,9 @@ ITEM_ACTIONS = frozenset(
 
 _DRIVE = re.compile(r"^/(?:drives/(?P<drive>[^/]+)|users/(?P<user>[^/]+)/drive|(?P<me>me)/drive)")
 _USER = re.compile(r"^/users(?:/(?P<user>[^/]+))?$")
+_MAIL = re.compile(
+    r"^/users/(?P<user>[^/]+)/(?:(?P<send>sendMail)|mailFolders/(?P<folder>[^/]+)/messages)$"
+)
 _ITEM_BASE = re.compile(r"^/(?:root|items/(?P<item>[^/:]+))")
 _RECYCLE_BIN = re.compile(r"^/sites/(?P<site>[^/]+)/recycleBin/items$")
 # delta is a function: its token may come as `delta(token='...')` as well as `delta?token=...`.
@@ -21,7 +24,8 @@ _DELTA_CALL = re.compile(r"^delta\(token='(?P<token>[^']*)'\)$")
 
 @dataclass(frozen=True)
 class Address:
-    """What a Graph path names. `kind` is one of users, user, drive, item, recycleBin."""
+    """What a Graph path names. `kind` is one of users, user, drive, item, recycleBin,
+    sendMail, messages."""
 
     kind: str
     user: str | None = None
@@ -31,6 +35,7 @@ class Address:
     action: str = ""
     site: str | None = None  # kind "recycleBin": the site whose bin is listed
     token: str | None = None  # a function argument, as in delta(token='...')
+    folder: str | None = None  # kind "messages": the mail folder listed
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,11 @@ def parse_graph(raw_path: str) -> Address:
     path = raw_path[len(prefix) :].rstrip("/") or "/"
     if match := _RECYCLE_BIN.match(path):
         return Address("recycleBin", site=unquote(match["site"]))
+    if match := _MAIL.match(path):
+        user = unquote(match["user"])
+        if match["send"]:
+            return Address("sendMail", user=user)
+        return Address("messages", user=user, folder=unquote(match["folder"]))
     if match := _USER.match(path):
         user = match["user"]
         return Address("user", user=unquote(user)) if user else Address("users")

@@ -9,7 +9,7 @@ from typing import IO
 
 from aiohttp import web
 
-from . import changes, directory, items, uploads
+from . import changes, directory, items, mail, uploads
 from .addressing import Address, parse_graph, parse_upload
 from .errors import GraphError
 from .faults import FaultPlan, ResourceLedger, resource_units
@@ -32,7 +32,12 @@ GRANTS = {
         "Sites.FullControl.All",
     },
     "files.write": {"Files.ReadWrite.All", "Sites.ReadWrite.All", "Sites.FullControl.All"},
+    "mail.send": {"Mail.Send"},
+    "mail.read": {"Mail.ReadBasic", "Mail.ReadBasic.All", "Mail.Read", "Mail.ReadWrite"},
 }
+# Mail is Exchange Online's, throttled by its own limits: SharePoint's resource units do not
+# apply to it.
+EXCHANGE = "exchange"
 DROP_AFTER_BYTES = 64 * 1024
 
 
@@ -140,6 +145,12 @@ class Tenant:
         if address.kind == "drive":
             handlers = {"GET": partial(async_of, directory.get_drive, ctx, request, address)}
             return self.pick(handlers, method), "files.read", "read"
+        if address.kind == "sendMail":
+            handlers = {"POST": partial(mail.send_mail, ctx, request, address)}
+            return self.pick(handlers, method), "mail.send", EXCHANGE
+        if address.kind == "messages":
+            handlers = {"GET": partial(async_of, mail.list_messages, ctx, request, address)}
+            return self.pick(handlers, method), "mail.read", EXCHANGE
         if address.kind == "recycleBin":
             handlers = {"GET": partial(async_of, changes.list_recycle_bin, ctx, request, address)}
             return self.pick(handlers, method), "files.read", "list"
@@ -161,7 +172,7 @@ class Tenant:
             authenticate(request)
             self.authorise(permission)
         headers = {}
-        if self.ledger is not None:
+        if self.ledger is not None and kind != EXCHANGE:
             if "permissions" in request.query.get("$expand", ""):
                 kind = "permissions"
             headers = self.ledger.charge(resource_units(kind))
@@ -179,6 +190,10 @@ class Tenant:
                 403,
                 "Authorization_RequestDenied",
                 "Insufficient privileges to complete the operation.",
+            )
+        if permission.startswith("mail."):
+            raise GraphError(
+                403, "ErrorAccessDenied", "Access is denied. Check credentials and try again."
             )
         raise GraphError(
             403,

@@ -40,6 +40,8 @@ CREATE TABLE IF NOT EXISTS sessions(
     total INTEGER, received INTEGER NOT NULL DEFAULT 0, expires REAL NOT NULL,
     defer_commit INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS sessions_by_name ON sessions(parent_id, name_key);
+CREATE TABLE IF NOT EXISTS messages(
+    seq INTEGER PRIMARY KEY, owner_id TEXT NOT NULL, folder TEXT NOT NULL, message TEXT NOT NULL);
 """
 # Columns added after the first release, for data directories of an earlier tenant.
 ADDED_COLUMNS = {
@@ -447,6 +449,24 @@ class TenantState:
     def drop_session(self, session_id: str) -> None:
         self.db.execute("DELETE FROM sessions WHERE id=?", (session_id,))
         self.session_data(session_id).unlink(missing_ok=True)
+
+    # Mail
+
+    def save_message(self, owner_id: str, folder: str, message: str) -> None:
+        """Keep MESSAGE (a message resource as JSON) in FOLDER of OWNER_ID's mailbox."""
+        self.db.execute(
+            "INSERT INTO messages(owner_id, folder, message) VALUES(?, ?, ?)",
+            (owner_id, folder, message),
+        )
+
+    def messages(self, owner_id: str, folder: str, offset: int, limit: int) -> list[str]:
+        """Messages in FOLDER of OWNER_ID's mailbox as JSON, newest first."""
+        rows = self.db.execute(
+            "SELECT message FROM messages WHERE owner_id=? AND folder=? ORDER BY seq DESC"
+            " LIMIT ? OFFSET ?",
+            (owner_id, folder, limit, offset),
+        )
+        return [row["message"] for row in rows]
 
 
 class _Transaction:

@@ -7,9 +7,9 @@ the same file again changes nothing (rows are upserted).
 import asyncio
 from collections import Counter
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 
+from hdrive_migrate.clock import SYSTEM_CLOCK
 from hdrive_migrate.csvfiles import read_csv_text
 from hdrive_migrate.errors import HdriveError
 from hdrive_migrate.store import now_text, record_event, transaction
@@ -95,7 +95,7 @@ async def _resolve(workspace: Workspace, rows: list[Row]) -> tuple[list[Row], li
         directory = Directory(connection, paced_by(workspace.config))
         for row in rows:
             if row.upn is None:
-                found = await resolve_sam(workspace.db, directory, row.folder, datetime.now(UTC))
+                found = await resolve_sam(workspace.db, directory, row.folder, SYSTEM_CLOCK.now())
             elif row.derived_from is not None:
                 found = await confirm_derived(directory, row.derived_from)
             else:

@@ -19,7 +19,7 @@ from sqlite_utils import Database
 
 from hdrive_migrate.sources import EntryError, Source
 from hdrive_migrate.store import now_text, record_event, transaction
-from hdrive_migrate.users.resolve import Directory, Finding, confirm_derived
+from hdrive_migrate.users.resolve import Directory, Finding, Person, confirm_derived
 from hdrive_migrate.users.roster import (
     PREFLIGHT_STAGE,
     User,
@@ -84,7 +84,7 @@ async def check_user(
     """Check PERSON against SOURCE (whose root holds FOLDERS, by lower-cased name) and the
     tenant, and record the outcome."""
     findings = folder_findings(source, folders, person.folder)
-    upn, problem = await _confirmed_upn(db, directory, person.upn)
+    upn, identity, problem = await _confirmed(db, directory, person.upn)
     drive_id = None
     if problem is not None:
         findings.append(problem)
@@ -97,7 +97,7 @@ async def check_user(
                 f"-UserEmails {upn}), wait for the queue, then run preflight again",
             )
         )
-    _record(db, upn, findings, drive_id)
+    _record(db, upn, findings, drive_id, identity)
     return UserCheck(upn, person.folder, findings)
 
 
@@ -122,29 +122,38 @@ def folder_findings(source: Source, folders: Mapping[str, str], folder: str) -> 
     return []
 
 
-async def _confirmed_upn(
+async def _confirmed(
     db: Database, directory: Directory, upn: str
-) -> tuple[str, Finding | None]:
-    """UPN as the tenant confirms it, or why it cannot be."""
+) -> tuple[str, Person | None, Finding | None]:
+    """UPN as the tenant confirms it and the person it names, or why it cannot be."""
     if not is_derived(db, upn):
-        if await directory.user(upn) is None:
-            return upn, Finding("user_not_found", f"no user {upn} in the tenant", FIX_UPN)
-        return upn, None
+        if (person := await directory.person(upn)) is None:
+            return upn, None, Finding("user_not_found", f"no user {upn} in the tenant", FIX_UPN)
+        return upn, person, None
     resolution = await confirm_derived(directory, personal_segment(upn))
     if resolution.upn is None:
-        return upn, resolution.finding
+        return upn, None, resolution.finding
     other = user(db, resolution.upn)
     if other is not None and other.upn.lower() != upn.lower():
         what = f"{resolution.upn}, confirmed from the OneDrive URL, already has {other.folder}"
-        return upn, Finding("duplicate_user", what, "keep one row per person in the user lists")
+        duplicate = Finding("duplicate_user", what, "keep one row per person in the user lists")
+        return upn, None, duplicate
     with transaction(db):
         if resolution.upn != upn:
             rename_user(db, upn, resolution.upn)
         unmark_derived(db, resolution.upn)
-    return resolution.upn, None
+    return resolution.upn, resolution.person, None
 
 
-def _record(db: Database, upn: str, findings: list[Finding], drive_id: str | None) -> None:
+def _record(
+    db: Database,
+    upn: str,
+    findings: list[Finding],
+    drive_id: str | None,
+    identity: Person | None,
+) -> None:
+    """UPN's findings and verdict, and the names the tenant gives them (IDENTITY, when it
+    answered), by which the service desk finds them."""
     now = now_text()
     with transaction(db):
         db.execute("DELETE FROM findings WHERE upn = ? AND stage = ?", [upn, STAGE])
@@ -157,3 +166,8 @@ def _record(db: Database, upn: str, findings: list[Finding], drive_id: str | Non
             "UPDATE users SET state = ?, drive_id = ?, updated_at = ? WHERE upn = ?",
             [BLOCKED if findings else READY, drive_id, now, upn],
         )
+        if identity is not None:
+            db.execute(
+                "UPDATE users SET display_name = ?, sam_account_name = ? WHERE upn = ?",
+                [identity.display_name, identity.sam_account_name, upn],
+            )

@@ -47,11 +47,23 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class Person:
+    """A user as the tenant names them: UPN, display name, on-premises account name
+    (sAMAccountName; None for a cloud-only account) and mail address (None without a mailbox)."""
+
+    upn: str
+    display_name: str | None = None
+    sam_account_name: str | None = None
+    mail: str | None = None
+
+
+@dataclass(frozen=True)
 class Resolution:
-    """The UPN found, or why none was."""
+    """The UPN found, or why none was; PERSON when the look-up also told who it is."""
 
     upn: str | None
     finding: Finding | None = None
+    person: Person | None = None
 
 
 def sam_filter(sam: str) -> str:
@@ -94,14 +106,22 @@ class Directory:
         users = page.value if page and page.value else []
         return [found.user_principal_name for found in users if found.user_principal_name]
 
-    async def user(self, upn: str) -> str | None:
-        """UPN as the tenant spells it, or None when there is no such user."""
+    async def person(self, upn: str) -> Person | None:
+        """The user UPN (any case) as the tenant spells it, with their names, in one request;
+        None when there is no such user."""
         query = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(
-            select=["userPrincipalName"]
+            select=["userPrincipalName", "displayName", "onPremisesSamAccountName", "mail"]
         )
         config = RequestConfiguration(query_parameters=query)
         found = await self._unless_missing(lambda: self._sdk.users.by_user_id(upn).get(config))
-        return found.user_principal_name if found else None
+        if found is None or not found.user_principal_name:
+            return None
+        return Person(
+            found.user_principal_name,
+            found.display_name,
+            found.on_premises_sam_account_name,
+            found.mail,
+        )
 
     async def drive_id(self, upn: str) -> str | None:
         """The id of existing user UPN's OneDrive, or None when it is not provisioned."""
@@ -158,14 +178,16 @@ async def confirm_derived(directory: Directory, segment: str) -> Resolution:
     if candidates is None:
         what = f"over {MAX_CANDIDATES} UPNs give the OneDrive URL segment {segment}"
         return Resolution(None, Finding("upn_ambiguous", what, FIX_GIVE_UPN))
-    found: dict[str, str] = {}
+    found: dict[str, Person] = {}
     for candidate in candidates:
-        if (upn := await directory.user(candidate)) is not None:
-            found[upn.lower()] = upn
+        if (person := await directory.person(candidate)) is not None:
+            found[person.upn.lower()] = person
     if len(found) == 1:
-        return Resolution(next(iter(found.values())))
+        (person,) = found.values()
+        return Resolution(person.upn, person=person)
     if found:
-        what = f"{' and '.join(found.values())} all give the OneDrive URL segment {segment}"
+        upns = " and ".join(person.upn for person in found.values())
+        what = f"{upns} all give the OneDrive URL segment {segment}"
         return Resolution(None, Finding("upn_ambiguous", what, FIX_GIVE_UPN))
     tried = ", ".join(candidates)
     what = f"no user in the tenant gives the OneDrive URL segment {segment} (tried {tried})"

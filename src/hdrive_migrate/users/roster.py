@@ -243,7 +243,7 @@ def select_users(db: Database, *, wave: str | None = None, upn: str | None = Non
     if upn is not None:
         chosen = user(db, upn)
         if chosen is None:
-            raise HdriveError(f"no user {upn} in this workspace", fix=FIX_IMPORT)
+            raise unknown_user(upn)
         if wave is not None and chosen.wave != _wave_value(wave):
             raise HdriveError(
                 f"{chosen.upn} is in {_wave_label(chosen.wave)}, not in wave {wave!r}",
@@ -266,6 +266,11 @@ def wave_users(db: Database, wave: str) -> list[User]:
     if not rows:
         raise unknown_wave(wave)
     return [User(*row) for row in rows]
+
+
+def unknown_user(upn: str) -> HdriveError:
+    """The one error for a UPN the workspace does not have."""
+    return HdriveError(f"no user {upn} in this workspace", fix=FIX_IMPORT)
 
 
 def unknown_wave(wave: str) -> HdriveError:

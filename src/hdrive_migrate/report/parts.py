@@ -148,23 +148,25 @@ def write_in_parts(
 
 
 def _split(db: Database, users: Sequence[User], processes: int) -> list[list[User]]:
-    """USERS in contiguous parts of about equal files (as last scanned), one per process, and
-    only as many as have _FILES_PER_PROCESS files each."""
-    scanned = dict(
-        db.execute(
-            "SELECT upn, files FROM scans WHERE id IN"
-            " (SELECT MAX(id) FROM scans WHERE status = 'complete' GROUP BY upn)"
-        ).fetchall()
-    )
-    weights = [max(scanned.get(user.upn) or 0, 1) for user in users]
+    """USERS in contiguous parts of about equal planned files, one per process, and only as
+    many as have _FILES_PER_PROCESS files each."""
+    weights = [_planned_files(db, user.upn) + 1 for user in users]
     total = sum(weights)
     count = max(1, min(processes, len(users), total // _FILES_PER_PROCESS))
     parts: list[list[User]] = [[] for _ in range(count)]
     seen = 0
     for user, weight in zip(users, weights, strict=True):
-        parts[min(count - 1, seen * count // max(total, 1))].append(user)
+        parts[min(count - 1, seen * count // total)].append(user)
         seen += weight
     return [part for part in parts if part]
+
+
+def _planned_files(db: Database, upn: str) -> int:
+    return db.execute(
+        "SELECT count(*) FROM plan_users AS pu JOIN decisions AS d"
+        " ON d.run_id = pu.run_id AND d.upn = pu.upn WHERE pu.upn = ?",
+        [upn],
+    ).fetchone()[0]
 
 
 def _register_lines(registers: dict[str, Lines]) -> dict[str, Lines]:

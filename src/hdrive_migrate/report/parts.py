@@ -229,6 +229,9 @@ def _write_job(job: _Job) -> Part | _Failure:
 
 
 def _join(part: Path, lines: Lines) -> None:
+    """Append PART's bytes to LINES' file: both UTF-8, the byte order mark written already with
+    the header, so nothing needs decoding."""
     lines.flush()
-    with part.open(encoding=_PART_ENCODING, newline="") as handle:
-        shutil.copyfileobj(handle, lines.handle, 1 << 20)
+    lines.handle.flush()
+    with part.open("rb") as handle:
+        shutil.copyfileobj(handle, lines.handle.buffer, 1 << 20)

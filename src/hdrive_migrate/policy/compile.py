@@ -15,7 +15,7 @@ from hdrive_migrate.policy.matchers import (
     NameSet,
     alternation,
     name_set,
-    path_alternatives,
+    split_path_globs,
 )
 from hdrive_migrate.policy.parse import (
     ATTRIBUTE_BITS,
@@ -227,18 +227,7 @@ class _Generator:
         """An expression true when the lower-cased path matches any of GLOBS: folder parts
         come from the per-folder state, name parts are string tests, and globs with no
         such form are matched whole."""
-        whole, folders, names, both = [], [], [], {}
-        for glob in globs:
-            alternatives = path_alternatives(glob.lower())
-            if alternatives is None:
-                whole.append(glob)
-            for folder, name in alternatives or ():
-                if name is None:
-                    folders.append(folder)
-                elif folder is None:
-                    names.append(name)
-                else:
-                    both.setdefault(folder, []).append(name)
+        folders, names, both, whole = split_path_globs(globs)
         tests = [f"state[{self.folder_slot(folders)}]"] if folders else []
         tests += [
             f"(state[{self.folder_slot([folder])}] and {self.name_test(name_set(group))})"

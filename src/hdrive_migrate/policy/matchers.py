@@ -10,6 +10,7 @@ ASCII and common accented letter; a handful of exotic letters that re.IGNORECASE
 """
 
 import re
+from collections.abc import Iterable
 from typing import NamedTuple
 
 from hdrive_migrate.globs import compile_glob
@@ -101,3 +102,30 @@ def alternation(globs: list[str]) -> re.Pattern[str]:
 
 def _plain(text: str) -> bool:
     return not any(char in text for char in "*?[")
+
+
+class PathGlobs(NamedTuple):
+    """Path globs split by what a test needs: folders alone, names alone, names within a
+    folder (folder -> names), and globs with no such form (matched against the whole path)."""
+
+    folders: list[str]
+    names: list[str]
+    both: dict[str, list[str]]
+    whole: list[str]
+
+
+def split_path_globs(globs: Iterable[str]) -> PathGlobs:
+    """GLOBS (lower-cased) in their parts, as path_alternatives splits each."""
+    split = PathGlobs([], [], {}, [])
+    for glob in globs:
+        alternatives = path_alternatives(glob.lower())
+        if alternatives is None:
+            split.whole.append(glob)
+        for folder, name in alternatives or ():
+            if name is None:
+                split.folders.append(folder)
+            elif folder is None:
+                split.names.append(name)
+            else:
+                split.both.setdefault(folder, []).append(name)
+    return split

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from hdrive_migrate.globs import glob_parts
 from hdrive_migrate.policy.compile import CompiledPolicy
-from hdrive_migrate.policy.matchers import ROOT, alternation, name_set, path_alternatives
+from hdrive_migrate.policy.matchers import ROOT, alternation, name_set, split_path_globs
 from hdrive_migrate.policy.parse import ATTRIBUTE_BITS, AgeRange, When
 
 # What a lower-cased ASCII name can hold: no capitals, no '/', no NUL (SQLite ends text there).
@@ -165,18 +165,9 @@ class _Writer:
     def path_test(self, globs: tuple[str, ...]) -> str:
         """As compile.py's path_test: folder parts from the folder bits, name parts as name
         tests; a glob with no such form has no exact SQL form here."""
-        folders, names, both = [], [], {}
-        for glob in globs:
-            alternatives = path_alternatives(glob.lower())
-            if alternatives is None:
-                raise NotExpressible(f"path glob {glob!r} must be matched against the whole path")
-            for folder, name in alternatives:
-                if name is None:
-                    folders.append(folder)
-                elif folder is None:
-                    names.append(name)
-                else:
-                    both.setdefault(folder, []).append(name)
+        folders, names, both, whole = split_path_globs(globs)
+        if whole:
+            raise NotExpressible(f"path glob {whole[0]!r} must be matched against the whole path")
         tests = [f"fb & {1 << self.folder_slot(folders)} != 0"] if folders else []
         tests += [
             f"(fb & {1 << self.folder_slot([folder])} != 0 AND ({self.name_test(group)}))"

@@ -1,6 +1,7 @@
 """Path globs: case-insensitive, `*` within a folder, `**` across folders."""
 
 import string
+import warnings
 
 import pytest
 from hypothesis import given
@@ -48,3 +49,12 @@ def test_double_star_matches_any_depth(parts):
 def test_a_plain_name_matches_itself_at_any_depth_in_any_case(name, folders):
     assert matches(name, "/".join([*folders, name.swapcase()]))
     assert not matches(name, "/".join([*folders, name + "x"]))
+
+
+@pytest.mark.parametrize(
+    ("glob", "name"), [("[[]a]*", "[a]x"), ("x[&~|]", "x&"), ("x[&~|]", "x|"), ("[[:]", ":")]
+)
+def test_brackets_and_set_operators_in_a_set_are_plain_characters(glob, name):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # `re` warns of nested sets and set operations
+        assert matches(glob, name)

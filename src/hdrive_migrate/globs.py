@@ -57,7 +57,9 @@ def _bracket_or_literal(glob: str, index: int) -> str:
         return re.escape(glob[index])
     inner = glob[index + 1 : end]
     negated = inner.startswith("!")
-    inner = re.sub(r"([\\\]^])", r"\\\1", inner[1:] if negated else inner)
+    # `[`, `&`, `~` and `|` are plain in a glob's set, but may start a nested set or a set
+    # operation in a future `re` (it warns today): escaped, they stay plain.
+    inner = re.sub(r"([\\\]\[^&~|])", r"\\\1", inner[1:] if negated else inner)
     return f"[^/{inner}]" if negated else f"[{inner}]"
 
 

@@ -278,6 +278,14 @@ def test_conditions_are_read_into_values(tmp_path):
         ),
         pytest.param(
             'name: ["*.tmp"]',
+            'name: ["[z-a]*"]',
+            "P:12:18: R1 name glob '[z-a]*' has a character set that cannot match (bad "
+            "character range z-a). Fix: write each range low to high, e.g. [a-z], and put ] "
+            "first in a set, e.g. []x]",
+            id="reversed range",
+        ),
+        pytest.param(
+            'name: ["*.tmp"]',
             'name: ["Temp/*.tmp"]',
             "P:12:18: R1 name glob 'Temp/*.tmp' has a /, but name is a file's name. "
             "Fix: use path for folders, e.g. path: 'Temp/**'",

@@ -20,6 +20,7 @@ from typing import NamedTuple
 
 from yaml.nodes import Node, ScalarNode
 
+from hdrive_migrate.globs import compile_glob
 from hdrive_migrate.policy.located import (
     FLOAT,
     INT,
@@ -545,6 +546,13 @@ def _glob_problem(glob: str, name_only: bool) -> tuple[str, str] | None:
         return "has an empty folder name (//)", "write one / between folders"
     if name_only and "/" in glob:
         return "has a /, but name is a file's name", "use path for folders, e.g. path: 'Temp/**'"
+    try:
+        compile_glob(glob)
+    except re.error as exc:
+        return (
+            f"has a character set that cannot match ({exc.msg})",
+            "write each range low to high, e.g. [a-z], and put ] first in a set, e.g. []x]",
+        )
     return None
 
 

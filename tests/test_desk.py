@@ -474,3 +474,33 @@ def test_templates_are_shipped_as_package_data():
     for path in templates:
         relative = f"templates/{path.name}"
         assert any(fnmatch(relative, pattern) for pattern in patterns), relative
+
+
+def test_an_analyst_types_a_upn_and_presses_enter_and_sees_the_card(page, tmp_path):
+    """A real keyboard in a real browser: focus starts in the box, Enter submits the form."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    driver_binary = shutil.which("chromedriver")
+    if driver_binary is None:
+        pytest.fail("chromedriver is not installed: run `make test` (scripts/install-deps.sh)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium()
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync",
+                 f"--user-data-dir={tmp_path / 'typed'}"):  # fmt: skip
+        options.add_argument(flag)
+    browser = webdriver.Chrome(options=options, service=Service(driver_binary))
+    try:
+        browser.get(page.url)
+        typed_into = browser.switch_to.active_element
+        assert typed_into.get_attribute("name") == "q"  # autofocus: no mouse needed
+        typed_into.send_keys(ALICE, Keys.ENTER)
+        card = browser.find_element(By.TAG_NAME, "main").text
+        assert "Alice Example" in card and "migrated-with-exceptions" in card
+        assert_no_file_or_folder_names(browser.page_source)
+    finally:
+        browser.quit()

@@ -211,14 +211,32 @@ def test_ctrl_c_prints_one_line_and_exits_130(tmp_path):
         text=True,
     )
     writer = wait_for_reader(fifo, command)
+    wait_until_reading(command)
     command.send_signal(signal.SIGINT)  # the command is blocked reading the empty FIFO
-    _, err = command.communicate(timeout=30)
+    try:
+        _, err = command.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        signals = Path(f"/proc/{command.pid}/status").read_text()
+        command.kill()
+        raise AssertionError(f"Ctrl-C did not stop the command: {signals}") from None
     os.close(writer)
     assert command.returncode == 130
     assert err == (
         "stopped by Ctrl-C. Fix: run the same command again; it resumes, and what was finished "
         "is kept\n"
     )
+
+
+def wait_until_reading(command: subprocess.Popen) -> None:
+    """Wait until COMMAND sleeps in the kernel reading a pipe (Linux's wchan), so Ctrl-C comes
+    while it reads, as a person's would, not while it is still opening the file."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and command.poll() is None:
+        if "pipe" in Path(f"/proc/{command.pid}/wchan").read_text():
+            return
+        time.sleep(0.02)
+    command.kill()
+    raise AssertionError(f"the command never read its FIFO: {command.communicate()}")
 
 
 def wait_for_reader(fifo: Path, command: subprocess.Popen) -> int:

@@ -217,3 +217,10 @@ def test_only_migrated_users_can_cut_over():
     assert blocker(found, CutoverFacts(PASS, BEFORE, 0, 0)).startswith(
         "not migrated yet (state migrating)"
     )
+
+
+def test_a_verify_in_the_same_second_as_the_pass_counts_as_after_it():
+    """The audit log keeps milliseconds; verify runs and scans keep whole seconds."""
+    verified = Verification("2026-12-01T10:00:00+00:00", "complete", 2, 2, 0, 0, 0)
+    found = _migrated(verified)
+    assert blocker(found, CutoverFacts("2026-12-01T10:00:00.900+00:00", None, 0, 0)) is None

@@ -43,10 +43,10 @@ def cutover_facts(db: Database, upn: str) -> CutoverFacts:
         "SELECT MAX(at) FROM events WHERE subject = ? AND action = ?", [upn, USER_FINISHED]
     ).fetchone()
     last_scan, changes = db.execute(
-        "SELECT MAX(finished_at), SUM(CASE WHEN finished_at > :since THEN"
+        "SELECT MAX(finished_at), SUM(CASE WHEN substr(finished_at, 1, 19) >= :since THEN"
         " COALESCE(new, 0) + COALESCE(changed, 0) + COALESCE(deleted, 0) END)"
         " FROM scans WHERE upn = :upn AND status = 'complete'",
-        {"upn": upn, "since": last_pass or ""},
+        {"upn": upn, "since": _second(last_pass) or ""},
     ).fetchone()
     good = ", ".join(f"'{state}'" for state in GOOD)
     (unverified,) = db.execute(
@@ -68,7 +68,7 @@ def blocker(found: Report, facts: CutoverFacts) -> str | None:
     check = found.verification
     if check is None or check.status != "complete":
         return f"not verified: run `hdrive-migrate verify --user {found.upn}`"
-    if facts.last_pass_at is not None and (check.at or "") < facts.last_pass_at:
+    if facts.last_pass_at is not None and _second(check.at) < _second(facts.last_pass_at):
         return (
             f"verified before the last migrate pass: run `hdrive-migrate verify --user {found.upn}`"
         )
@@ -84,6 +84,13 @@ def blocker(found: Report, facts: CutoverFacts) -> str | None:
             f"migrate again (`hdrive-migrate migrate --user {found.upn}`), then verify"
         )
     return None
+
+
+def _second(moment: str | None) -> str:
+    """MOMENT (stored UTC ISO 8601) to the second: the audit log keeps milliseconds, scans and
+    verify runs whole seconds. Within one second a verify counts as after the pass (commands
+    writing a workspace run one at a time) and a scan too, so a change is never missed."""
+    return (moment or "")[:19]
 
 
 def cutover_row(found: Report, facts: CutoverFacts) -> list:

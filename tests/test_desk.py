@@ -482,6 +482,7 @@ def test_an_analyst_types_a_upn_and_presses_enter_and_sees_the_card(page, tmp_pa
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
 
     driver_binary = shutil.which("chromedriver")
     if driver_binary is None:
@@ -499,6 +500,11 @@ def test_an_analyst_types_a_upn_and_presses_enter_and_sees_the_card(page, tmp_pa
         typed_into = browser.switch_to.active_element
         assert typed_into.get_attribute("name") == "q"  # autofocus: no mouse needed
         typed_into.send_keys(ALICE, Keys.ENTER)
+        # Enter starts loading the answer; the old page stays until it has come.
+        WebDriverWait(browser, 30).until(lambda b: "q=" in b.current_url)
+        WebDriverWait(browser, 30).until(
+            lambda b: b.execute_script("return document.readyState") == "complete"
+        )
         card = browser.find_element(By.TAG_NAME, "main").text
         assert "Alice Example" in card and "migrated-with-exceptions" in card
         assert_no_file_or_folder_names(browser.page_source)

@@ -112,7 +112,7 @@ def card(found: "Report") -> list[str]:
         planned = ", ".join(f"{action} {count:,}" for action, count in found.planned.items())
         rows.append(("Planned", planned))
     if found.outcomes:
-        rows.append(("Migrated", _migrated(found)))
+        rows.append(("Migrated", found.progress_text))
     if found.failed_files:
         rows.append(("Failed", counted(found.failed_files, "file")))
         rows += [("", f"{f.count:,} {f.reason}. Fix: {f.fix}") for f in found.failures]
@@ -128,15 +128,6 @@ def card(found: "Report") -> list[str]:
 
 def _files(count: int, size: int | None) -> str:
     return counted(count, "file") + (f", {size_text(size)}" if size is not None else "")
-
-
-def _migrated(found: "Report") -> str:
-    text = f"{found.migrated_files:,} of {counted(found.to_migrate, 'file')}"
-    text += f", {size_text(found.migrated_bytes)}"
-    extras = [f"{found.in_progress:,} in progress"] if found.in_progress else []
-    if found.remaining:
-        extras.append(f"{found.remaining:,} not started")
-    return text + (f" ({', '.join(extras)})" if extras else "")
 
 
 def _verified(check: "Verification") -> str:

@@ -126,7 +126,7 @@ def _facts(found: Report, now: datetime) -> list[tuple[str, str]]:
     if found.planned:
         rows.append(("Decided", ", ".join(f"{a} {n:,}" for a, n in found.planned.items())))
     if found.outcomes or found.to_migrate:
-        rows.append(("In OneDrive", _progress(found)))
+        rows.append(("In OneDrive", found.progress_text))
     if found.failed_files:
         rows.append(("Failed", counted(found.failed_files, "file")))
     if found.verification is not None:
@@ -142,15 +142,6 @@ def _facts(found: Report, now: datetime) -> list[tuple[str, str]]:
         )
     rows.append(("Last activity", moment_text(found.last_activity, now)))
     return rows
-
-
-def _progress(found: Report) -> str:
-    text = f"{found.migrated_files:,} of {counted(found.to_migrate, 'file')}"
-    text += f", {size_text(found.migrated_bytes)}"
-    extras = [f"{found.in_progress:,} being copied"] if found.in_progress else []
-    if found.remaining:
-        extras.append(f"{found.remaining:,} not started")
-    return text + (f" ({', '.join(extras)})" if extras else "")
 
 
 def user_must(found: Report, target_folder: str | None) -> list[str]:

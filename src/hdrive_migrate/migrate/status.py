@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 from sqlite_utils import Database
 
+from hdrive_migrate.display import counted, size_text
 from hdrive_migrate.migrate.reasons import REASONS
 from hdrive_migrate.plan.current import EFFECTIVE_SQL
 from hdrive_migrate.users.roster import PREFLIGHT_STAGE, unknown_user
@@ -172,6 +173,17 @@ class Report:
         """Planned files with no outcome yet and no open session."""
         finished = sum(self.outcomes.get(state, 0) for state in (*GOOD, *BAD))
         return max(self.to_migrate - finished - self.in_progress, 0)
+
+    @property
+    def progress_text(self) -> str:
+        """How far the migration is, in words: "3 of 5 files, 1.2 MiB (1 being copied, 1 not
+        started)", as `status` and the service-desk card show it."""
+        text = f"{self.migrated_files:,} of {counted(self.to_migrate, 'file')}"
+        text += f", {size_text(self.migrated_bytes)}"
+        extras = [f"{self.in_progress:,} being copied"] if self.in_progress else []
+        if self.remaining:
+            extras.append(f"{self.remaining:,} not started")
+        return text + (f" ({', '.join(extras)})" if extras else "")
 
     @property
     def next_step(self) -> str:

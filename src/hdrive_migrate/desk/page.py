@@ -9,11 +9,12 @@ from functools import cache
 from importlib import resources
 from typing import NamedTuple
 
-from jinja2 import Environment, StrictUndefined, Template
+from jinja2 import Template
 from markupsafe import Markup, escape
 
 from hdrive_migrate.desk.card import Card
 from hdrive_migrate.desk.lookup import Match
+from hdrive_migrate.html import html_template
 
 TEMPLATE = "page.html.j2"
 STYLE = "desk.css"
@@ -84,12 +85,7 @@ def _style() -> str:
 
 @cache
 def _template() -> Template:
-    environment = Environment(
-        autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True
-    )
-    environment.filters["code"] = code_spans
-    environment.filters["number"] = "{:,}".format
-    return environment.from_string(_read(TEMPLATE))
+    return html_template(_read(TEMPLATE), code=code_spans)
 
 
 def _read(name: str) -> str:

@@ -8,10 +8,11 @@ from datetime import datetime
 from functools import cache
 from importlib import resources
 
-from jinja2 import Environment, StrictUndefined, Template
+from jinja2 import Template
 
 from hdrive_migrate import __version__
 from hdrive_migrate.display import counted, size_text
+from hdrive_migrate.html import html_template
 from hdrive_migrate.migrate.reasons import REASONS
 from hdrive_migrate.migrate.status import GOOD, STATES, Report, reason_cause
 from hdrive_migrate.policy.record import ACTIONS
@@ -117,10 +118,5 @@ def _rate(bytes_per_second: float) -> str:
 
 @cache
 def _template() -> Template:
-    environment = Environment(
-        autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True
-    )
-    environment.filters["size"] = size_text
-    environment.filters["number"] = "{:,}".format
     text = resources.files(__package__).joinpath("templates", TEMPLATE).read_text("utf-8")
-    return environment.from_string(text)
+    return html_template(text, size=size_text)

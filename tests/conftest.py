@@ -71,12 +71,7 @@ class RunningTenant:
         return self._drives[upn]
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)
 
 
 def write_users(path: Path, users) -> Path:
@@ -167,3 +162,13 @@ def demo_run(tmp_path_factory) -> DemoRun:
         command, capture_output=True, text=True, timeout=DEMO_TIMEOUT, check=False
     )
     return DemoRun(folder, result)
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    """Ask PROCESS to stop (SIGTERM), and kill it when it has not within 10 s."""
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -30,7 +30,7 @@ from hdrive_migrate.report.audit import verify_chain
 from hdrive_migrate.store import open_store, os_user
 from hdrive_migrate.workspace import open_workspace
 
-from conftest import require_binary, start_tenant, write_users
+from conftest import require_binary, start_tenant, stop_process, write_users
 
 ROOT = Path(__file__).resolve().parents[1]
 POLICY = ROOT / "policies" / "personal-files.yaml"
@@ -147,12 +147,7 @@ class Page:
         return httpx.get(address, timeout=30, **kwargs)
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)
 
 
 def start_page(ws: Path, *args: str, env: dict | None = None) -> Page:

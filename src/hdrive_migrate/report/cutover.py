@@ -14,6 +14,7 @@ from hdrive_migrate.display import counted
 from hdrive_migrate.migrate.status import GOOD, MIGRATED, Report
 
 USER_FINISHED = "migrate.user_finished"  # the audit event of a migrate pass over one user
+SCANNED = "scan"  # the audit event of a complete scan of one user
 CUTOVER_COLUMNS = (
     "upn",
     "wave",
@@ -39,14 +40,20 @@ class CutoverFacts(NamedTuple):
 
 def cutover_facts(db: Database, upn: str) -> CutoverFacts:
     """UPN's CutoverFacts, from the audit log, the scans and the transfers."""
-    (last_pass,) = db.execute(
-        "SELECT MAX(at) FROM events WHERE subject = ? AND action = ?", [upn, USER_FINISHED]
+    last_pass, pass_id = db.execute(
+        "SELECT at, id FROM events WHERE subject = ? AND action = ? ORDER BY id DESC LIMIT 1",
+        [upn, USER_FINISHED],
+    ).fetchone() or (None, 0)
+    (last_scan,) = db.execute(
+        "SELECT MAX(finished_at) FROM scans WHERE upn = ? AND status = 'complete'", [upn]
     ).fetchone()
-    last_scan, changes = db.execute(
-        "SELECT MAX(finished_at), SUM(CASE WHEN substr(finished_at, 1, 19) >= :since THEN"
-        " COALESCE(new, 0) + COALESCE(changed, 0) + COALESCE(deleted, 0) END)"
-        " FROM scans WHERE upn = :upn AND status = 'complete'",
-        {"upn": upn, "since": _second(last_pass) or ""},
+    # The audit log's order, not the clock's, says which scans came after the pass: its
+    # entries are chained one after another, where times may share a second.
+    (changes,) = db.execute(
+        "SELECT SUM(COALESCE(s.new, 0) + COALESCE(s.changed, 0) + COALESCE(s.deleted, 0))"
+        " FROM events AS e JOIN scans AS s ON s.id = json_extract(e.detail, '$.scan_id')"
+        " WHERE e.subject = ? AND e.action = ? AND e.id > ?",
+        [upn, SCANNED, pass_id],
     ).fetchone()
     good = ", ".join(f"'{state}'" for state in GOOD)
     (unverified,) = db.execute(
@@ -87,9 +94,9 @@ def blocker(found: Report, facts: CutoverFacts) -> str | None:
 
 
 def _second(moment: str | None) -> str:
-    """MOMENT (stored UTC ISO 8601) to the second: the audit log keeps milliseconds, scans and
-    verify runs whole seconds. Within one second a verify counts as after the pass (commands
-    writing a workspace run one at a time) and a scan too, so a change is never missed."""
+    """MOMENT (stored UTC ISO 8601) to the second: the audit log keeps milliseconds,
+    verify runs whole seconds. Within one second a verify counts as after the pass: commands
+    writing a workspace run one at a time, and verify reads what the last pass left."""
     return (moment or "")[:19]
 
 

@@ -197,6 +197,10 @@ def _files(db, upn: str, run_id: int, listing, rng: random.Random) -> None:
                 None if state == "sending" else at,
             )
         )
+    db.execute(
+        "UPDATE scans SET files = ?, bytes = ? WHERE upn = ?",
+        [len(files), sum(file[2] for file in files), upn],
+    )
     db.conn.executemany(
         "INSERT OR IGNORE INTO files(upn, path, is_dir, size, created, modified, accessed,"
         " attributes, link, sha256, quick_xor, seen_scan, change)"

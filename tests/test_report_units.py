@@ -2,7 +2,6 @@
 and file names, the mapping of outcomes to SPMT's words, and the template shipped with the
 package."""
 
-import sqlite3
 from collections import Counter
 from dataclasses import replace
 from importlib import resources
@@ -24,11 +23,12 @@ from hdrive_migrate.report.cutover import CutoverFacts, blocker
 from hdrive_migrate.report.export import default_folder
 from hdrive_migrate.report.folder import manifest_name, ours, previous_report
 from hdrive_migrate.report.rows import (
-    EXTENSION_SQL,
     RENAMED_MESSAGE,
     STATUSES,
-    source_sql,
+    extension,
+    source_path,
     user_cells,
+    utc_second,
 )
 from hdrive_migrate.report.summary import TEMPLATE
 from hdrive_migrate.report.tally import Timeline
@@ -118,13 +118,9 @@ def test_only_our_names_count_from_a_previous_sha256sums(tmp_path):
     assert previous_report(tmp_path / "missing") == set()
 
 
-def _sql(expression: str, **parameters) -> str:
-    return sqlite3.connect(":memory:").execute(f"SELECT {expression}", parameters).fetchone()[0]
-
-
 def _source(root: str, folder: str, path: str) -> str:
     cells = user_cells(_empty_workspace(), "a@b.test", source_root=root, folder=folder, block=None)
-    return _sql(source_sql(":path"), path=path, prefix=cells.prefix, backslash=cells.backslash)
+    return source_path(cells, path)
 
 
 def _empty_workspace():
@@ -145,7 +141,7 @@ def test_source_paths_keep_the_root_s_separators():
 
 
 def _extension(name: str) -> str:
-    return _sql(EXTENSION_SQL.replace("name", ":name"), name=name) or ""
+    return extension(name) or ""
 
 
 def test_extensions_are_after_the_last_dot_of_a_name_with_a_stem():
@@ -161,8 +157,15 @@ def test_the_extension_is_what_follows_the_last_dot(name):
     assert _extension(name) == (suffix if dot and stem else "")
 
 
+def test_register_times_are_floored_to_the_second_in_utc():
+    assert utc_second(1_700_000_000.999) == "2023-11-14T22:13:20+00:00"
+    assert utc_second(-0.5) == "1969-12-31T23:59:59+00:00"
+    assert utc_second(None) is None
+    assert utc_second(1e20) is None  # past any calendar: an empty cell, not a crash
+
+
 def test_the_tool_s_own_words_never_start_like_a_formula():
-    """sql_csv_words leaves these unchecked (report.rows)."""
+    """report.rows quotes these without checking them."""
     words = [word for pair in STATUSES.values() for word in pair if word]
     words += [*REASONS, "unknown"]  # failure and block reasons are the engine's codes
     words += [reason.explanation for reason in REASONS.values()]

@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NamedTuple, TextIO
+from typing import Any, TextIO
 
 from hdrive_migrate.config import CONFIG_NAME
 from hdrive_migrate.errors import HdriveError
@@ -126,58 +126,10 @@ def csv_cell(value: str | int | None) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
-        return '"' + excel_safe(value).replace('"', '""') + '"'
+        if value.startswith(_QUOTED_STARTS):
+            value = "'" + value
+        return '"' + value.replace('"', '""') + '"'
     return str(value)
-
-
-def sql_literal(value: str | None) -> str:
-    """VALUE as an SQL literal."""
-    return "NULL" if value is None else "'" + value.replace("'", "''") + "'"
-
-
-_SQL_QUOTED_CODES = ", ".join(str(ord(c)) for c in _QUOTED_STARTS)
-
-
-class SqlCell(NamedTuple):
-    """One cell of a CSV line SQLite puts together: its printf() pattern and arguments."""
-
-    pattern: str
-    arguments: tuple[str, ...]
-
-
-def sql_csv_text(expr: str) -> SqlCell:
-    """The text EXPR as a cell, as `csv_cell` makes it (NULL as `""`, which reads back as the
-    same empty cell)."""
-    apostrophe = f"CASE WHEN unicode({expr}) IN ({_SQL_QUOTED_CODES}) THEN '''' ELSE '' END"
-    return SqlCell('"%s%s"', (apostrophe, _sql_doubled_quotes(expr)))
-
-
-def sql_csv_words(expr: str) -> SqlCell:
-    """EXPR as a cell, where EXPR gives only the tool's own words, which never start like a
-    formula (the caller's tests hold its texts to that): quoted, not checked."""
-    return SqlCell('"%s"', (_sql_doubled_quotes(expr),))
-
-
-def sql_csv_plain(expr: str) -> SqlCell:
-    """EXPR as a cell as it is: a number, a word that needs no quoting, or a bound `csv_cell`."""
-    return SqlCell("%s", (expr,))
-
-
-def _sql_doubled_quotes(expr: str) -> str:
-    return f"""replace({expr}, '"', '""')"""
-
-
-def sql_csv_cell(cell: SqlCell) -> str:
-    """SQL for CELL alone, to be computed once and shown in several lines (`sql_csv_plain`)."""
-    return f"printf('{cell.pattern}', {', '.join(cell.arguments)})"
-
-
-def sql_csv_line(*cells: SqlCell | None) -> str:
-    """SQL for one CSV line of CELLS (None for an empty cell), ending as CsvWriter's lines do
-    (CRLF). One printf() builds it: a chain of || would copy the line once per cell."""
-    pattern = ",".join("" if cell is None else cell.pattern for cell in cells)
-    arguments = [argument for cell in cells if cell is not None for argument in cell.arguments]
-    return f"printf('{pattern}%s', {', '.join(arguments)}, char(13, 10))"
 
 
 def from_excel(text: str) -> str:

@@ -166,9 +166,7 @@ def _write(
             return handle
 
         def lines(name: str, columns: Sequence[str]) -> Lines:
-            buffered = Lines(opened(name, columns))
-            stack.callback(buffered.flush)
-            return buffered
+            return Lines(opened(name, columns))
 
         items = lines(ITEMS, ITEM_COLUMNS)
         summary = csv_writer(opened(SUMMARY_CSV, SUMMARY_COLUMNS))

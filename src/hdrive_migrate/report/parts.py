@@ -1,11 +1,12 @@
 """The per-file pass of a report: every planned file of every user, written as it passes to
 items.csv, its user's manifest and its records register, split across processes.
 
-SQLite builds each line (report.rows), which leaves one core busy per process: so the users
-are split into contiguous parts of about equal files, each part is written by a process of its
-own (items and register lines into part files, manifests in place), and the parts are then
-joined in order. Each part reads in one read transaction, so a user's lines, status and
-summary row always agree, even while a migration runs.
+Putting a wave's lines together keeps a core busy: so the users are split into contiguous
+parts of about equal files, one per core. This process writes the first part straight into
+the files; each other part is written by a process of its own (items and register lines into
+part files, manifests in place), and those parts are then appended in order. Each part reads
+in one read transaction, so a user's lines, status and summary row always agree, even while a
+migration runs.
 """
 
 import multiprocessing
@@ -39,23 +40,17 @@ _PART_ENCODING = "utf-8"  # part files have no byte order mark: they are joined 
 
 
 class Lines:
-    """Lines for HANDLE, written a batch at a time: one write of many lines costs what one
-    line's write does (the CSV encoding is applied per write)."""
-
-    BATCH = 4096
+    """A file's lines, written a chunk at a time (report.rows.CHUNK files): one write of many
+    lines costs what one line's write does (the CSV encoding is applied per write)."""
 
     def __init__(self, handle: TextIO) -> None:
         self.handle = handle
-        self.pending: list[str] = []
 
-    def add(self, line: str) -> None:
-        self.pending.append(line)
-        if len(self.pending) >= self.BATCH:
-            self.flush()
+    def write(self, lines: list[str]) -> None:
+        self.handle.write("".join(lines))
 
     def flush(self) -> None:
-        self.handle.write("".join(self.pending))
-        self.pending.clear()
+        self.handle.flush()
 
 
 @dataclass
@@ -86,9 +81,7 @@ def write_users(
         name = manifest_name(user.upn)
         with folder.open(name, encoding=CSV_ENCODING) as handle:
             csv_writer(handle).writerow(MANIFEST_COLUMNS)
-            manifest = Lines(handle)
-            groups = _write_lines(db, cells, items, manifest, registers, part.timeline)
-            manifest.flush()
+            groups = _write_lines(db, cells, items, Lines(handle), registers, part.timeline)
         part.users.append((found, Tally.of(groups)))
         part.manifests.append(name)
     return part
@@ -97,19 +90,17 @@ def write_users(
 def _write_lines(db, cells, items, manifest, registers, timeline) -> dict:
     """Write one user's lines; their (decision, outcome, failure) -> [files, bytes]."""
     groups: dict[tuple[str, str, str | None], list[int]] = {}
-    for item, line, register, action, outcome, size, failure, minute in planned_lines(db, cells):
-        items.add(item)
-        manifest.add(line)
-        if register is not None:
-            registers[action].add(register)
-        group = groups.get((action, outcome, failure))
-        if group is None:
-            groups[action, outcome, failure] = [1, size]
-        else:
-            group[0] += 1
+    for chunk in planned_lines(db, cells):
+        items.write(chunk.items)
+        manifest.write(chunk.manifest)
+        for action, lines in chunk.registers.items():
+            registers[action].write(lines)
+        for key, (files, size) in chunk.groups.items():
+            group = groups.setdefault(key, [0, 0])
+            group[0] += files
             group[1] += size
-        if minute is not None:
-            timeline.add(minute, outcome, size)
+        for minute, (files, sent) in chunk.good.items():
+            timeline.add(minute, files, sent)
     return groups
 
 
@@ -130,27 +121,33 @@ def write_in_parts(
     scratch = Path(tempfile.mkdtemp(dir=folder.path, prefix=".parts-"))
     try:
         jobs = [
-            _Job(database, part, folder, source_root, scratch, n) for n, part in enumerate(parts)
+            _Job(database, part, folder, source_root, scratch, n)
+            for n, part in enumerate(parts[1:], start=1)
         ]
         context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
         with ProcessPoolExecutor(len(jobs), mp_context=context) as pool:
-            written = list(pool.map(_write_job, jobs))
-        for job, result in zip(jobs, written, strict=True):
-            if isinstance(result, _Failure):
-                raise HdriveError(result.what, fix=result.fix, where=result.where)
-            folder.written.extend(result.manifests)  # written by another process's copy
-            _join(job.part_file("items"), items)
-            for name, lines in _register_lines(registers).items():
-                _join(job.part_file(name), lines)
-        return [result for result in written if isinstance(result, Part)]
+            pending = [pool.submit(_write_job, job) for job in jobs]
+            # This process writes the first part itself, straight into the files.
+            written = [write_users(db, parts[0], folder, source_root, items, registers)]
+            for job, future in zip(jobs, pending, strict=True):
+                result = future.result()
+                if isinstance(result, _Failure):
+                    raise HdriveError(result.what, fix=result.fix, where=result.where)
+                folder.written.extend(result.manifests)  # written by another process's copy
+                _join(job.part_file("items"), items)
+                for name, lines in _register_lines(registers).items():
+                    _join(job.part_file(name), lines)
+                written.append(result)
+        return written
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _split(db: Database, users: Sequence[User], processes: int) -> list[list[User]]:
-    """USERS in contiguous parts of about equal planned files, one per process, and only as
-    many as have _FILES_PER_PROCESS files each."""
-    weights = [_planned_files(db, user.upn) + 1 for user in users]
+    """USERS in contiguous parts of about equal files, one per process, and only as many as
+    have _FILES_PER_PROCESS files each. A user's files are those of their latest complete
+    scan: counting their planned files would cost a tenth of the report."""
+    weights = [_scanned_files(db, user.upn) + 1 for user in users]
     total = sum(weights)
     count = max(1, min(processes, len(users), total // _FILES_PER_PROCESS))
     parts: list[list[User]] = [[] for _ in range(count)]
@@ -161,12 +158,12 @@ def _split(db: Database, users: Sequence[User], processes: int) -> list[list[Use
     return [part for part in parts if part]
 
 
-def _planned_files(db: Database, upn: str) -> int:
-    return db.execute(
-        "SELECT count(*) FROM plan_users AS pu JOIN decisions AS d"
-        " ON d.run_id = pu.run_id AND d.upn = pu.upn WHERE pu.upn = ?",
+def _scanned_files(db: Database, upn: str) -> int:
+    row = db.execute(
+        "SELECT files FROM scans WHERE upn = ? AND status = 'complete' ORDER BY id DESC LIMIT 1",
         [upn],
-    ).fetchone()[0]
+    ).fetchone()
+    return (row[0] or 0) if row else 0
 
 
 def _register_lines(registers: dict[str, Lines]) -> dict[str, Lines]:
@@ -210,9 +207,7 @@ def _write_job(job: _Job) -> Part | _Failure:
                 handle = stack.enter_context(
                     job.part_file(name).open("w", encoding=_PART_ENCODING, newline="")
                 )
-                lines = Lines(handle)
-                stack.callback(lines.flush)
-                return lines
+                return Lines(handle)
 
             items = part("items")
             registers = {
@@ -230,8 +225,17 @@ def _write_job(job: _Job) -> Part | _Failure:
 
 def _join(part: Path, lines: Lines) -> None:
     """Append PART's bytes to LINES' file: both UTF-8, the byte order mark written already with
-    the header, so nothing needs decoding."""
+    the header, so nothing needs decoding. The kernel copies them where it can."""
     lines.flush()
-    lines.handle.flush()
-    with part.open("rb") as handle:
-        shutil.copyfileobj(handle, lines.handle.buffer, 1 << 20)
+    target = lines.handle.buffer
+    with part.open("rb") as source:
+        size = os.fstat(source.fileno()).st_size
+        try:
+            while size > 0:
+                copied = os.copy_file_range(source.fileno(), target.fileno(), size)
+                if copied == 0:
+                    break
+                size -= copied
+        except OSError:  # a file system without it: copy the rest through this process
+            pass
+        shutil.copyfileobj(source, target, 1 << 20)

@@ -1,34 +1,27 @@
 """One user's planned files as the lines of items.csv, the records registers and the user's
-manifest, built in SQLite.
+manifest.
 
 A planned file is one with a decision in the user's current plan run; its decision is the
 effective one (plan.current: a review of that run overrides the plan). Its outcome is its
 transfer's state, else `not-started` (decided migrate) or `not-migrated` (decided otherwise).
 
-A wave holds millions of files, and Python's csv module alone costs more per row than the
-whole query: so each line is put together by the query itself, cell by cell with the rules of
-outputs.CsvWriter (outputs.sql_csv_text), and Python only writes the lines and adds up counts.
-Values the same for every file of a user (the UPN, the policy, the block) are cells made once
-in Python (outputs.csv_cell) and bound as parameters.
+A wave holds millions of files, and Python's csv module alone costs more per file than the
+rest of the report: so one query reads each file's values, and each line is put together by
+a `%` template with the cells made by `outputs.csv_cell` (CsvWriter's rules). What every line
+of a user shares (the UPN, the policy) is part of that user's templates, and what many files
+share (a rule, an outcome's words) is made once per user.
 """
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from math import floor
 from typing import NamedTuple
 
 from sqlite_utils import Database
 
 from hdrive_migrate.migrate.reasons import REASONS
 from hdrive_migrate.migrate.status import GOOD, Cause, reason_cause
-from hdrive_migrate.outputs import (
-    SqlCell,
-    csv_cell,
-    sql_csv_cell,
-    sql_csv_line,
-    sql_csv_plain,
-    sql_csv_text,
-    sql_csv_words,
-    sql_literal,
-)
+from hdrive_migrate.outputs import csv_cell
 from hdrive_migrate.plan.current import EFFECTIVE_SQL
 from hdrive_migrate.report.columns import NOT_MIGRATED, NOT_STARTED, REGISTERS
 
@@ -48,10 +41,13 @@ STATUSES = {
     NOT_MIGRATED: ("Not migrated", "Filtered out"),
 }
 RENAMED_MESSAGE = "sent under another name: a different file already had the planned one"
+FAILURES = ("failed", "blocked")
+# Decisions a records register lists.
+REGISTERED = frozenset(action for actions in REGISTERS.values() for action in actions)
 
 
 class UserCells(NamedTuple):
-    """What every line of one user shares, bound to the query as parameters."""
+    """What every line of one user shares."""
 
     upn: str
     upn_cell: str  # the UPN as a CSV cell (Task ID, and the registers' upn)
@@ -103,199 +99,232 @@ def _policy(db: Database, upn: str) -> Policy:
     return Policy(*row) if row else Policy(0, None, None, None)
 
 
-def planned_lines(db: Database, cells: UserCells) -> Iterator[tuple]:
-    """The planned files of the user CELLS describes, in path order, from a cursor (never all
-    at once), each as (items.csv line, manifest line, register line or None when no register
-    lists its decision, decision, outcome, size, failure reason or None, and the minute
-    "YYYY-MM-DDTHH:MM" it reached a good outcome or None): plain tuples, a million of which
-    cost less than named ones."""
-    return db.execute(_LINES_SQL, cells._asdict())
+def source_path(cells: UserCells, path: str) -> str:
+    """The file at PATH (in the user's home folder) on the share, with the root's separators."""
+    return cells.prefix + (path.replace("/", "\\") if cells.backslash else path)
 
 
-def source_sql(path: str) -> str:
-    """SQL for the file at PATH (an SQL expression) on the share: the bound :prefix (the home
-    folder, `UserCells.prefix`) and PATH with the root's separators (`:backslash`)."""
-    return f"(:prefix || CASE WHEN :backslash THEN replace({path}, '/', '\\') ELSE {path} END)"
+def extension(name: str) -> str | None:
+    """What follows NAME's last dot: none for "a", ".profile" or "a.", as a spreadsheet user
+    would expect ("a." has an empty one)."""
+    dot = name.rfind(".")
+    return name[dot + 1 :] if dot > 0 else None
 
 
-# --- the query ------------------------------------------------------------------------------
-# Two levels: the inner query joins a file's rows and derives its values once; the outer one
-# makes the lines of them. The inner one is ordered and limited so that SQLite runs it as a
-# co-routine rather than flattening it into the outer one, where every value would be derived
-# again for each cell that shows it.
+def utc_second(seconds: float | None) -> str | None:
+    """POSIX SECONDS as UTC ISO 8601 to the second, as the workspace stores times: floored, so
+    a time never moves to the next second; None for a time no calendar date can show."""
+    if seconds is None:
+        return None
+    try:
+        return datetime.fromtimestamp(floor(seconds), UTC).isoformat()
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _words(text: str) -> str:
+    """TEXT, the tool's own words that never start like a formula (tests hold them to that),
+    as a quoted cell."""
+    return '"' + text.replace('"', '""') + '"'
+
+
+class _Outcomes:
+    """The Status, Result category and Message cells of one user's outcomes, made once."""
+
+    def __init__(self, cells: UserCells) -> None:
+        self.cells = cells
+        self.status_and_category = {
+            outcome: f"{_words(self._status(outcome))},{_words(self._category(outcome, None))}"
+            for outcome in STATUSES
+            if outcome not in FAILURES
+        }
+        self.failure_status = {outcome: _words(STATUSES[outcome][0]) for outcome in FAILURES}
+        self.explanations = {code: reason_cause(code).explanation for code in REASONS}
+        self.unknown = reason_cause(None).explanation
+        self.not_started = _words(
+            f"user blocked: {cells.block_explanation}" if cells.blocked else "not attempted yet"
+        )
+        self.renamed = _words(RENAMED_MESSAGE)
+        # The outcomes whose cells are the same for every file.
+        self.fixed = {
+            outcome: self.cells_of(outcome, "", None, None, None, None, None)
+            for outcome in self.status_and_category
+            if outcome != NOT_MIGRATED
+        }
+
+    def _status(self, outcome: str) -> str:
+        if outcome == NOT_STARTED and self.cells.blocked:
+            return "Blocked"
+        return STATUSES.get(outcome, (outcome,))[0]
+
+    def _category(self, outcome: str, failure: str | None) -> str:
+        if outcome in FAILURES:
+            return failure or "unknown"
+        if outcome == NOT_STARTED and self.cells.blocked:
+            return self.cells.block_reason or ""
+        return STATUSES.get(outcome, (None, None))[1] or outcome
+
+    def cells_of(self, outcome, action, failure, detail, reason, description, reviewer) -> str:
+        """`Status,Result category,Message` of one file."""
+        if outcome in FAILURES:
+            explanation = self.explanations.get(failure, self.unknown)
+            if detail:
+                explanation += f" ({detail})"
+            words = f"{self.failure_status[outcome]},{_words(failure or 'unknown')}"
+            return f"{words},{_words(explanation)}"
+        status_and_category = self.status_and_category.get(outcome)
+        if status_and_category is None:  # an outcome this version does not know
+            status_and_category = f"{_words(outcome)},{_words(outcome)}"
+        if outcome == NOT_MIGRATED:
+            why = f"reviewed by {reviewer}" if reviewer is not None else reason or description or ""
+            message = _words(f"decision {action}: {why}")
+        elif outcome == NOT_STARTED:
+            message = self.not_started
+        elif outcome == "renamed":
+            message = self.renamed
+        else:
+            message = '""'
+        return f"{status_and_category},{message}"
+
+
+def _template(*cells: str) -> str:
+    """A line's `%` template of CELLS (`%s`, or a fixed cell with its `%` doubled)."""
+    return ",".join(cells) + "\r\n"
+
+
+def _fixed(cell: str) -> str:
+    return cell.replace("%", "%%")
+
 
 _FILE_SQL = f"""
     WITH effective AS ({EFFECTIVE_SQL})
-    SELECT e.upn AS upn, e.path AS path, e.action AS action,
-           COALESCE(t.state, CASE WHEN e.action = 'migrate' THEN '{NOT_STARTED}'
-                                  ELSE '{NOT_MIGRATED}' END) AS outcome,
-           COALESCE(f.size, t.source_size, 0) AS size,
-           {source_sql("e.path")} AS source,
-           COALESCE(t.target_path, CASE WHEN e.action = 'migrate' THEN e.target_path END)
-               AS target,
-           -- rtrim() with every character but `/` strips back to the last `/`.
-           substr(e.path, length(rtrim(e.path, replace(e.path, '/', ''))) + 1) AS name,
-           CASE WHEN e.review_id IS NULL THEN e.rule_id ELSE '{REVIEW_RULE}' END AS rule,
-           COALESCE(f.sha256, t.sha256) AS sha256,
-           COALESCE(f.quick_xor, t.quick_xor) AS quick_xor,
-           COALESCE(t.finished_at, t.started_at) AS time,
-           t.item_id AS item_id, t.run_id AS job, t.reason AS failure, t.detail AS detail,
-           f.modified AS modified, e.reason AS reason, e.rule_description AS rule_description,
-           e.reviewer AS reviewer, e.label AS label,
+    SELECT e.path, e.action, t.state, COALESCE(f.size, t.source_size, 0),
+           COALESCE(t.target_path, CASE WHEN e.action = 'migrate' THEN e.target_path END),
+           CASE WHEN e.review_id IS NULL THEN e.rule_id ELSE '{REVIEW_RULE}' END,
+           COALESCE(f.sha256, t.sha256), COALESCE(f.quick_xor, t.quick_xor),
+           COALESCE(t.finished_at, t.started_at), t.item_id, t.run_id, t.reason, t.detail,
+           f.modified, e.reason, e.rule_description, e.reviewer, e.label,
            CASE WHEN e.action = 'dispose_after_approval' THEN (
                SELECT d.certificate FROM disposal_items AS i
                JOIN disposals AS d ON d.id = i.disposal_id
-               WHERE i.upn = e.upn AND i.path = e.path ORDER BY d.id LIMIT 1) END AS certificate
+               WHERE i.upn = e.upn AND i.path = e.path ORDER BY d.id LIMIT 1) END
     FROM effective AS e
     LEFT JOIN files AS f ON f.upn = e.upn AND f.path = e.path
     LEFT JOIN transfers AS t ON t.upn = e.upn AND t.path = e.path
-    ORDER BY e.path LIMIT -1
+    ORDER BY e.path
 """
 
-# The extension of `name` without the dot, from the name up to its last dot (rtrim() as above):
-# none for "a", ".profile" or "a.", as a spreadsheet user would expect.
-_TO_DOT = "rtrim(name, replace(name, '.', ''))"
-EXTENSION_SQL = f"CASE WHEN length({_TO_DOT}) > 1 THEN substr(name, length({_TO_DOT}) + 1) END"
-# POSIX seconds as UTC ISO 8601 to the second, as the workspace stores times; floored first,
-# so that strftime's rounding to milliseconds never moves a time to the next second.
-_MODIFIED = (
-    "strftime('%Y-%m-%dT%H:%M:%S+00:00', CAST(modified AS INTEGER)"
-    " - (modified < CAST(modified AS INTEGER)), 'unixepoch')"
-)
+
+class Chunk(NamedTuple):
+    """Some planned files of one user, in path order: their lines, and what they add up to."""
+
+    items: list[str]  # items.csv lines
+    manifest: list[str]
+    registers: dict[str, list[str]]  # decision -> lines of its register
+    groups: dict[tuple[str, str, str | None], list[int]]  # (decision, outcome, failure) ->
+    # [files, bytes]
+    good: dict[str, list[int]]  # minute "YYYY-MM-DDTHH:MM" of a good outcome -> [files, bytes
+    # sent], where a skipped-identical file sent nothing
 
 
-def _case(subject: str, cases: dict[str, str | None], default: str) -> str:
-    whens = " ".join(
-        f"WHEN {sql_literal(key)} THEN {sql_literal(value)}" for key, value in cases.items()
-    )
-    return f"CASE {subject} {whens} ELSE {default} END"
+CHUNK = 4096  # files per chunk: one write of many lines costs what one line's write does
 
 
-def _status() -> str:
-    words = {outcome: status for outcome, (status, _) in STATUSES.items()}
-    plain = _case("outcome", words, "outcome")
-    return f"CASE WHEN outcome = '{NOT_STARTED}' AND :blocked THEN 'Blocked' ELSE {plain} END"
+# Extension cells kept for one user at most; a user has few distinct extensions.
+_MAX_CACHED = 10_000
 
 
-def _category() -> str:
-    words = {outcome: category for outcome, (_, category) in STATUSES.items() if category}
-    plain = _case("outcome", words, "outcome")
-    return f"""CASE WHEN outcome IN ('failed', 'blocked') THEN COALESCE(failure, 'unknown')
-        WHEN outcome = '{NOT_STARTED}' AND :blocked THEN :block_reason ELSE {plain} END"""
+def planned_lines(db: Database, cells: UserCells) -> Iterator[Chunk]:
+    """The planned files of the user CELLS describes, in path order, a chunk at a time from a
+    cursor (never all at once)."""
+    cursor = db.execute(_FILE_SQL, {"upn": cells.upn})
+    lines = _Lines(cells)
+    while rows := cursor.fetchmany(CHUNK):
+        yield lines.chunk(rows)
 
 
-def _message() -> str:
-    explanations = {code: reason_cause(code).explanation for code in REASONS}
-    explanation = _case("failure", explanations, sql_literal(reason_cause(None).explanation))
-    why = "COALESCE(NULLIF(reason, ''), rule_description)"
-    return f"""CASE
-        WHEN outcome IN ('failed', 'blocked')
-            THEN {explanation} || COALESCE(' (' || NULLIF(detail, '') || ')', '')
-        WHEN outcome = 'renamed' THEN {sql_literal(RENAMED_MESSAGE)}
-        WHEN outcome = '{NOT_STARTED}' THEN CASE WHEN :blocked
-            THEN 'user blocked: ' || :block_explanation ELSE 'not attempted yet' END
-        WHEN outcome = '{NOT_MIGRATED}' THEN 'decision ' || action || ': ' ||
-            CASE WHEN reviewer IS NOT NULL THEN 'reviewed by ' || reviewer ELSE {why} END
-        ELSE '' END"""
+class _Lines:
+    """The templates and cells one user's lines share, and the lines of a chunk of rows."""
 
+    def __init__(self, cells: UserCells) -> None:
+        self.cells = cells
+        # columns.ITEM_COLUMNS, MANIFEST_COLUMNS and REGISTER_COLUMNS, in order; an item's
+        # Status, Result category and Message are one `%s`.
+        upn, version, policy = map(_fixed, (cells.upn_cell, cells.policy_version, cells.policy))
+        self.item = _template(
+            *["%s"] * 5, "File", "%s", "", "%s", "", "%s", "", upn, "", *["%s"] * 2, version,
+            *["%s"] * 2,
+        )  # fmt: skip
+        self.manifest = _template(*["%s"] * 10, policy)
+        self.register = _template(upn, *["%s"] * 13, policy)
+        self.outcomes = _Outcomes(cells)
+        self.rule_cells: dict[str | None, str] = {}  # as many as the policy has rules
+        self.extension_cells: dict[str | None, str] = {}
 
-# The cells more than one line shows, each made once per file (the middle level of the query).
-_SHARED = {
-    "source_cell": sql_csv_text("source"),
-    "target_cell": sql_csv_text("target"),
-    "item_id_cell": sql_csv_text("item_id"),
-    "rule_cell": sql_csv_text("rule"),
-    "quick_xor_cell": sql_csv_text("quick_xor"),
-}
-# Hex digits and ISO 8601 times never need quoting nor start like a formula.
-_SHA256, _TIME = sql_csv_plain("sha256"), sql_csv_plain("time")
-
-
-def _shared(name: str) -> SqlCell:
-    return sql_csv_plain(name)
-
-
-def _item_line() -> str:
-    """columns.ITEM_COLUMNS, in order."""
-    return sql_csv_line(
-        _shared("source_cell"),
-        _shared("target_cell"),
-        sql_csv_text("name"),
-        sql_csv_text(EXTENSION_SQL),
-        sql_csv_plain("size"),
-        sql_csv_plain("'File'"),
-        sql_csv_words(_status()),
-        sql_csv_words(_category()),
-        sql_csv_words(_message()),
-        None,
-        _shared("item_id_cell"),
-        None,
-        sql_csv_plain("job"),
-        None,
-        sql_csv_plain(":upn_cell"),
-        None,
-        sql_csv_plain("action"),
-        _shared("rule_cell"),
-        sql_csv_plain(":policy_version"),
-        _SHA256,
-        _shared("quick_xor_cell"),
-    )
-
-
-def _manifest_line() -> str:
-    """columns.MANIFEST_COLUMNS, in order."""
-    return sql_csv_line(
-        _shared("source_cell"),
-        _shared("target_cell"),
-        sql_csv_plain("size"),
-        _SHA256,
-        _shared("quick_xor_cell"),
-        _shared("item_id_cell"),
-        sql_csv_plain("outcome"),
-        _TIME,
-        sql_csv_plain("action"),
-        _shared("rule_cell"),
-        sql_csv_plain(":policy"),
-    )
-
-
-def _register_line() -> str:
-    """columns.REGISTER_COLUMNS, in order, for the decisions a register lists."""
-    listed = ", ".join(sql_literal(a) for actions in REGISTERS.values() for a in actions)
-    line = sql_csv_line(
-        sql_csv_plain(":upn_cell"),
-        _shared("source_cell"),
-        sql_csv_text("path"),
-        sql_csv_plain("size"),
-        sql_csv_plain(_MODIFIED),
-        _SHA256,
-        _shared("quick_xor_cell"),
-        sql_csv_plain("action"),
-        _shared("rule_cell"),
-        sql_csv_text("rule_description"),
-        sql_csv_text("reason"),
-        sql_csv_text("reviewer"),
-        sql_csv_text("label"),
-        sql_csv_text("certificate"),
-        sql_csv_plain(":policy"),
-    )
-    return f"CASE WHEN action IN ({listed}) THEN {line} END"
-
-
-def _minute() -> str:
-    good = ", ".join(sql_literal(outcome) for outcome in GOOD)
-    return f"CASE WHEN outcome IN ({good}) THEN substr(time, 1, 16) END"
-
-
-_CELLS_SQL = f"""
-    SELECT *, {", ".join(f"{sql_csv_cell(cell)} AS {name}" for name, cell in _SHARED.items())}
-    FROM ({_FILE_SQL}) AS file LIMIT -1
-"""
-
-_LINES_SQL = f"""
-    SELECT {_item_line()}, {_manifest_line()}, {_register_line()},
-           action, outcome, size,
-           CASE WHEN outcome = 'failed' THEN COALESCE(failure, 'unknown') END,
-           {_minute()}
-    FROM ({_CELLS_SQL}) AS file
-"""
+    def chunk(self, rows: list[tuple]) -> Chunk:
+        """ROWS (_FILE_SQL's) as a chunk. One loop with everything at hand in local names: it
+        runs once per file of the wave."""
+        outcomes, outcome_words, text = self.outcomes, self.outcomes.fixed, csv_cell
+        cells = self.cells
+        rule_cells, extension_cells = self.rule_cells, self.extension_cells
+        item_template, manifest_template = self.item, self.manifest
+        register_template = self.register
+        chunk = Chunk([], [], {}, {}, {})
+        items, manifest, registers = chunk.items, chunk.manifest, chunk.registers
+        groups, good = chunk.groups, chunk.good
+        for (
+            path, action, state, size, target, rule, sha256, quick_xor, time, item_id, job,
+            failure, detail, modified, reason, description, reviewer, label, certificate,
+        ) in rows:  # fmt: skip
+            outcome = state or (NOT_STARTED if action == "migrate" else NOT_MIGRATED)
+            source = text(source_path(cells, path))
+            target_cell, item_cell, quick_xor_cell = text(target), text(item_id), text(quick_xor)
+            rule_cell = rule_cells.get(rule)
+            if rule_cell is None:
+                rule_cell = rule_cells[rule] = text(rule)
+            sha256 = sha256 or ""
+            name = path[path.rfind("/") + 1 :]
+            suffix = extension(name)
+            extension_cell = extension_cells.get(suffix)
+            if extension_cell is None:
+                if len(extension_cells) >= _MAX_CACHED:
+                    extension_cells.clear()
+                extension_cell = extension_cells[suffix] = text(suffix)
+            words = outcome_words.get(outcome) or outcomes.cells_of(
+                outcome, action, failure, detail, reason, description, reviewer
+            )
+            items.append(
+                item_template % (
+                    source, target_cell, text(name), extension_cell, size, words,
+                    item_cell, "" if job is None else job, action, rule_cell, sha256,
+                    quick_xor_cell,
+                )
+            )  # fmt: skip
+            manifest.append(
+                manifest_template % (
+                    source, target_cell, size, sha256, quick_xor_cell, item_cell, outcome,
+                    time or "", action, rule_cell,
+                )
+            )  # fmt: skip
+            if action in REGISTERED:
+                line = register_template % (
+                    source, text(path), size, utc_second(modified) or "", sha256,
+                    quick_xor_cell, action, rule_cell, text(description), text(reason),
+                    text(reviewer), text(label), text(certificate),
+                )  # fmt: skip
+                registers.setdefault(action, []).append(line)
+            key = (action, outcome, (failure or "unknown") if outcome == "failed" else None)
+            group = groups.get(key)
+            if group is None:
+                groups[key] = [1, size]
+            else:
+                group[0] += 1
+                group[1] += size
+            if time is not None and outcome in GOOD:
+                minute = good.get(time[:16])
+                if minute is None:
+                    minute = good[time[:16]] = [0, 0]
+                minute[0] += 1
+                if outcome != "skipped-identical":
+                    minute[1] += size
+        return chunk

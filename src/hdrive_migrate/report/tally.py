@@ -66,9 +66,7 @@ class Timeline:
         self.files.update(other.files)
         self.bytes.update(other.bytes)
 
-    def add(self, minute: str, outcome: str, size: int) -> None:
-        """One file that reached the good OUTCOME in MINUTE."""
-        self.files[minute] += 1
-        # Skipped-identical files sent nothing: throughput counts bytes sent.
-        if outcome != "skipped-identical":
-            self.bytes[minute] += size
+    def add(self, minute: str, files: int, sent: int) -> None:
+        """FILES that reached a good outcome in MINUTE, having sent SENT bytes."""
+        self.files[minute] += files
+        self.bytes[minute] += sent

@@ -12,7 +12,7 @@ from hdrive_migrate.scan.walker import Listing, list_tree
 from hdrive_migrate.sources import Entry, Source
 
 BATCH_ROWS = 5000
-_SIZE = itemgetter(2)
+_PATH, _SIZE = itemgetter(0), itemgetter(2)
 
 
 @dataclass(frozen=True)
@@ -76,9 +76,17 @@ def user_batches(source: Source, folder: str, plan: ListingPlan) -> Iterator[Bat
     for listing in listings:
         batch.add(listing, plan)
         if len(batch.rows) >= BATCH_ROWS:
-            yield batch
+            yield _sorted(batch)
             batch = Batch()
-    yield batch
+    yield _sorted(batch)
+
+
+def _sorted(batch: Batch) -> Batch:
+    """BATCH with its rows in path order: the writer inserts them into the inventory's b-tree
+    one after another, and neighbours land on pages it has just read, where a folder's own
+    order would send it all over the tree. Sorted here, in the lister, off the writer's time."""
+    batch.rows.sort(key=_PATH)
+    return batch
 
 
 def rows_of(folder: str, entries: list[Entry]) -> list[tuple]:

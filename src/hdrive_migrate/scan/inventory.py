@@ -161,11 +161,12 @@ def finish_scan(db: Database, upn: str, scan_id: int, now: str) -> ScanCounts:
     """Mark what this scan did not see as deleted (in one statement: taking `seen_scan`, they
     count among this scan's rows), drop older scan findings, store the counts."""
     with transaction(db):
-        db.execute(
-            "UPDATE files SET change = 'deleted', seen_scan = ? WHERE upn = ?"
-            " AND seen_scan < ? AND change != 'deleted'",
-            [scan_id, upn, scan_id],
-        )
+        if _scanned_before(db, upn, scan_id):
+            db.execute(
+                "UPDATE files SET change = 'deleted', seen_scan = ? WHERE upn = ?"
+                " AND seen_scan < ? AND change != 'deleted'",
+                [scan_id, upn, scan_id],
+            )
         counts = _counts(db, upn, scan_id)
         db.execute(
             "DELETE FROM findings WHERE upn = ? AND stage = 'scan' AND scan_id != ?",
@@ -187,6 +188,13 @@ def finish_scan(db: Database, upn: str, scan_id: int, now: str) -> ScanCounts:
             ],
         )
     return counts
+
+
+def _scanned_before(db: Database, upn: str, scan_id: int) -> bool:
+    """Whether an earlier scan of UPN may have left rows in the inventory: only such rows can
+    be unseen by scan SCAN_ID. A user's first scan skips a pass over all their rows."""
+    earlier = "SELECT 1 FROM scans WHERE upn = ? AND id < ? LIMIT 1"
+    return db.execute(earlier, [upn, scan_id]).fetchone() is not None
 
 
 def record_excluded(db: Database, scan_id: int, files: int, folders: int) -> None:

@@ -129,33 +129,38 @@ _FORMAT = stat.S_IFMT(0o177777)
 _make_entry = tuple.__new__
 
 
+# What a file type gives an entry: (is_dir, is_link, its attributes); anything else is a file.
+_KINDS = {stat.S_IFDIR: (True, False, DIRECTORY), stat.S_IFLNK: (False, True, REPARSE_POINT)}
+_FILE_KIND = (False, False, 0)
+
+
 def _entries(listing) -> list[Entry]:
     """An Entry per item of the scandir LISTING, from lstat (fstatat on the folder's
-    descriptor). One loop with no calls but the stat: it runs once per file."""
-    entries = []
+    descriptor). One loop with no calls but the stat, and what it reads in local names: it runs
+    once per file."""
+    entries: list[Entry] = []
+    append, make, kinds, file_kind = entries.append, _make_entry, _KINDS, _FILE_KIND
+    file_format, write_bits, birthtime = _FORMAT, _WRITE_BITS, _HAS_BIRTHTIME
     for item in listing:
         try:
             info = item.stat(follow_symlinks=False)
         except FileNotFoundError:
             continue  # deleted since the folder was read
         mode = info.st_mode
-        kind = mode & _FORMAT
-        is_dir, is_link = kind == stat.S_IFDIR, kind == stat.S_IFLNK
+        is_dir, is_link, attributes = kinds.get(mode & file_format, file_kind)
         name = item.name
-        attributes = (
-            (DIRECTORY if is_dir else 0)
-            | (HIDDEN if name[:1] == "." else 0)
-            | (READONLY if not is_dir and not mode & _WRITE_BITS else 0)
-            | (REPARSE_POINT if is_link else 0)
-        )
-        entries.append(
-            _make_entry(
+        if name[0] == ".":
+            attributes |= HIDDEN
+        if not mode & write_bits and not is_dir:
+            attributes |= READONLY
+        append(
+            make(
                 Entry,
                 (
                     name,
                     is_dir,
                     0 if is_dir else info.st_size,
-                    info.st_birthtime if _HAS_BIRTHTIME else None,
+                    info.st_birthtime if birthtime else None,
                     info.st_mtime,
                     info.st_atime,
                     attributes,

@@ -16,6 +16,7 @@ from hdrive_migrate.config import Auth, Config, GraphSettings
 from hdrive_migrate.display import counted, size_text
 from hdrive_migrate.policy.units import parse_size
 from hdrive_migrate.scan.excludes import Excludes
+from hdrive_migrate.scan.inventory import inventory_counts
 from hdrive_migrate.scan.run import ScanOptions, scan_user
 from hdrive_migrate.sources.open import open_source
 from hdrive_migrate.workspace import create_workspace, open_workspace
@@ -134,6 +135,17 @@ def test_inventory_records_files_and_folders_without_following_links(workspace):
     assert not any(path.startswith("AppData") for path in inventory)
     assert ".hidden" in inventory
     assert result.counts.files == sum(1 for row in inventory.values() if not row["is_dir"])
+
+
+def test_a_first_scan_counts_what_it_listed_as_the_database_counts_it(workspace):
+    """A first scan takes its counts from its batches rather than a pass over the rows; the
+    pass would have found the same."""
+    ws_dir, _ = workspace
+    first = scan(ws_dir, "alice@contoso.test", "alice")
+    with open_workspace(ws_dir) as ws:
+        counted_by_database = inventory_counts(ws.db, "alice@contoso.test", first.scan_id)
+    assert first.counts == counted_by_database
+    assert (first.counts.files, first.counts.new, first.counts.folders) == (9, 9, 11)
 
 
 def test_findings_name_what_onedrive_refuses(workspace):

@@ -12,7 +12,7 @@ from hdrive_migrate.scan.walker import Listing, list_tree
 from hdrive_migrate.sources import Entry, Source
 
 BATCH_ROWS = 5000
-_PATH, _SIZE = itemgetter(0), itemgetter(2)
+_PATH, _IS_DIR, _SIZE = itemgetter(0), itemgetter(1), itemgetter(2)
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,8 @@ class Batch:
     findings: list[tuple[str, str, str]] = field(default_factory=list)
     unreadable: list[tuple[str, str, str]] = field(default_factory=list)
     listed: int = 0
-    size: int = 0
+    size: int = 0  # bytes of the files among `rows`
+    folders: int = 0  # folders among `rows`
     excluded_files: int = 0  # what `[scan] exclude` left out (a folder counts once)
     excluded_folders: int = 0
 
@@ -53,6 +54,7 @@ class Batch:
         ]
         self.listed += len(listing.entries)
         self.size += sum(map(_SIZE, entries))  # a folder's size is 0
+        self.folders += sum(map(_IS_DIR, entries))
 
 
 @dataclass(frozen=True)

@@ -157,17 +157,21 @@ def _keep_unseen_subtree(db: Database, upn: str, scan_id: int, folder: str) -> N
     )
 
 
-def finish_scan(db: Database, upn: str, scan_id: int, now: str) -> ScanCounts:
+def finish_scan(
+    db: Database, upn: str, scan_id: int, now: str, listed: ScanCounts | None = None
+) -> ScanCounts:
     """Mark what this scan did not see as deleted (in one statement: taking `seen_scan`, they
-    count among this scan's rows), drop older scan findings, store the counts."""
+    count among this scan's rows), drop older scan findings, store the counts. LISTED is what
+    a scan into an inventory that held none of UPN's rows listed (`first_counts`): every row is
+    new, none unseen, and the pass over the user's rows is skipped."""
     with transaction(db):
-        if _scanned_before(db, upn, scan_id):
+        if listed is None:
             db.execute(
                 "UPDATE files SET change = 'deleted', seen_scan = ? WHERE upn = ?"
                 " AND seen_scan < ? AND change != 'deleted'",
                 [scan_id, upn, scan_id],
             )
-        counts = _counts(db, upn, scan_id)
+        counts = inventory_counts(db, upn, scan_id) if listed is None else listed
         db.execute(
             "DELETE FROM findings WHERE upn = ? AND stage = 'scan' AND scan_id != ?",
             [upn, scan_id],
@@ -190,11 +194,15 @@ def finish_scan(db: Database, upn: str, scan_id: int, now: str) -> ScanCounts:
     return counts
 
 
-def _scanned_before(db: Database, upn: str, scan_id: int) -> bool:
-    """Whether an earlier scan of UPN may have left rows in the inventory: only such rows can
-    be unseen by scan SCAN_ID. A user's first scan skips a pass over all their rows."""
-    earlier = "SELECT 1 FROM scans WHERE upn = ? AND id < ? LIMIT 1"
-    return db.execute(earlier, [upn, scan_id]).fetchone() is not None
+def holds_no_rows(db: Database, upn: str) -> bool:
+    """True when the inventory has no row of UPN: neither an earlier scan nor a killed attempt
+    at this one left any, so what this scan lists is all of it, and all of it new."""
+    return db.execute("SELECT 1 FROM files WHERE upn = ? LIMIT 1", [upn]).fetchone() is None
+
+
+def first_counts(files: int, folders: int, size: int) -> ScanCounts:
+    """The counts of a scan into an inventory that held no row of the user (holds_no_rows)."""
+    return ScanCounts(files=files, folders=folders, bytes=size, new=files)
 
 
 def record_excluded(db: Database, scan_id: int, files: int, folders: int) -> None:
@@ -214,7 +222,7 @@ def fail_scan(db: Database, scan_id: int, now: str) -> None:
         )
 
 
-def _counts(db: Database, upn: str, scan_id: int) -> ScanCounts:
+def inventory_counts(db: Database, upn: str, scan_id: int) -> ScanCounts:
     """This scan's totals; files it found deleted count only as deleted."""
     totals = dict.fromkeys(("files", "folders", "bytes", "new", "changed", "unchanged"), 0)
     deleted = 0

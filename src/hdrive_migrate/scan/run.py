@@ -72,6 +72,9 @@ class _UserScan:
     folder: str
     scan_id: int
     excluded: list[int] = field(default_factory=lambda: [0, 0])  # files, folders left out
+    # Files, folders and bytes written so far, kept when the inventory held none of the
+    # user's rows before (inventory.holds_no_rows), else None: the database counts them.
+    written: list[int] | None = None
 
 
 def scan_users(
@@ -143,6 +146,7 @@ def scan_user(
 
 def _begin(db: Database, upn: str, folder: str, options: ScanOptions, progress) -> _UserScan:
     progress.start_user(upn)
+    first = inventory.holds_no_rows(db, upn)
     scan_id = inventory.begin_scan(
         db,
         upn,
@@ -150,7 +154,7 @@ def _begin(db: Database, upn: str, folder: str, options: ScanOptions, progress) 
         atime_trusted=options.atime_trusted,
         now=now_text(options.clock),
     )
-    return _UserScan(upn, folder, scan_id)
+    return _UserScan(upn, folder, scan_id, written=[0, 0, 0] if first else None)
 
 
 def _write(
@@ -167,6 +171,10 @@ def _write(
     inventory.write_batch(db, user.upn, user.scan_id, batch.rows, findings, unseen)
     user.excluded[0] += batch.excluded_files
     user.excluded[1] += batch.excluded_folders
+    if user.written is not None:
+        user.written[0] += len(batch.rows) - batch.folders
+        user.written[1] += batch.folders
+        user.written[2] += batch.size
     progress.listed(batch.listed, batch.size)
 
 
@@ -185,7 +193,8 @@ def _finish(
     inventory.record_excluded(db, user.scan_id, *user.excluded)
     if options.hashed:
         _hash_pending(db, source, user.upn, user.folder, user.scan_id, options, progress)
-    counts = inventory.finish_scan(db, user.upn, user.scan_id, now_text(options.clock))
+    listed = inventory.first_counts(*user.written) if user.written is not None else None
+    counts = inventory.finish_scan(db, user.upn, user.scan_id, now_text(options.clock), listed)
     findings = _finding_count(db, user.upn)
     record_event(
         db,

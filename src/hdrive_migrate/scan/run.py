@@ -17,7 +17,7 @@ from hdrive_migrate.scan import inventory
 from hdrive_migrate.scan.batches import Batch, ListingPlan, TopUnreadable, user_batches
 from hdrive_migrate.scan.excludes import Excludes
 from hdrive_migrate.scan.findings import STUB_BITS
-from hdrive_migrate.scan.listers import Finished, ListerPool, default_listers
+from hdrive_migrate.scan.listers import Finished, ListerPool, default_listers, rare_collections
 from hdrive_migrate.scan.walker import join
 from hdrive_migrate.sources import EntryError, Source
 from hdrive_migrate.store import now_text, record_event, transaction
@@ -93,7 +93,7 @@ def scan_users(
     results: dict[int, ScanResult] = {}
     queued = iter(enumerate(users))
     active: dict[int, _UserScan] = {}
-    with inventory.scan_writes(db):
+    with inventory.scan_writes(db), rare_collections():
         pool = ListerPool(open_source, options.listing_plan(), listers)
         try:
             # One user waiting for each lister that finishes, so none stands idle.

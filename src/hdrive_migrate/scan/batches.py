@@ -4,15 +4,17 @@ writes; every value is plain data, cheap to send between processes."""
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from operator import itemgetter
 
 from hdrive_migrate.scan.excludes import Excludes
 from hdrive_migrate.scan.findings import folder_findings, has_bad_encoding, printable
+from hdrive_migrate.scan.inventory import ROW_WIDTH
 from hdrive_migrate.scan.walker import Listing, list_tree
 from hdrive_migrate.sources import Entry, Source
 
 BATCH_ROWS = 5000
-_PATH, _IS_DIR, _SIZE = itemgetter(0), itemgetter(1), itemgetter(2)
+_IS_DIR, _SIZE = itemgetter(1), itemgetter(2)
 
 
 @dataclass(frozen=True)
@@ -26,11 +28,14 @@ class ListingPlan:
 
 @dataclass
 class Batch:
-    """Up to about BATCH_ROWS inventory rows (path, is_dir, size, created, modified, accessed,
-    attributes, link), the findings among them as (kind, path, detail), and the folders that
-    could not be listed as (path, kind, detail). `listed` and `size` feed the progress."""
+    """Up to about BATCH_ROWS inventory rows, laid end to end in `values` (ROW_WIDTH values a
+    row: path, is_dir, size, created, modified, accessed, attributes, link), the findings among
+    them as (kind, path, detail), and the folders that could not be listed as (path, kind,
+    detail). `listed` and `size` feed the progress. Flat because a batch crosses to the writer:
+    one list of plain values pickles and loads without a tuple per row to build on each side,
+    and is staged in slices."""
 
-    rows: list[tuple] = field(default_factory=list)
+    values: list = field(default_factory=list)
     findings: list[tuple[str, str, str]] = field(default_factory=list)
     unreadable: list[tuple[str, str, str]] = field(default_factory=list)
     listed: int = 0
@@ -47,7 +52,7 @@ class Batch:
         entries, files_out, folders_out = plan.excludes.split(listing.folder, listing.entries)
         self.excluded_files += files_out
         self.excluded_folders += folders_out
-        self.rows += rows_of(listing.folder, entries)
+        self.values += row_values(listing.folder, entries)
         self.findings += [
             (kind, printable(path), detail)
             for path, kind, detail in folder_findings(listing.folder, entries, plan.target_folder)
@@ -55,6 +60,10 @@ class Batch:
         self.listed += len(listing.entries)
         self.size += sum(map(_SIZE, entries))  # a folder's size is 0
         self.folders += sum(map(_IS_DIR, entries))
+
+    @property
+    def row_count(self) -> int:
+        return len(self.values) // ROW_WIDTH
 
 
 @dataclass(frozen=True)
@@ -77,24 +86,21 @@ def user_batches(source: Source, folder: str, plan: ListingPlan) -> Iterator[Bat
     batch.add(first, plan)
     for listing in listings:
         batch.add(listing, plan)
-        if len(batch.rows) >= BATCH_ROWS:
-            yield _sorted(batch)
+        if batch.row_count >= BATCH_ROWS:
+            yield batch
             batch = Batch()
-    yield _sorted(batch)
+    yield batch
 
 
-def _sorted(batch: Batch) -> Batch:
-    """BATCH with its rows in path order: the writer inserts them into the inventory's b-tree
-    one after another, and neighbours land on pages it has just read, where a folder's own
-    order would send it all over the tree. Sorted here, in the lister, off the writer's time."""
-    batch.rows.sort(key=_PATH)
-    return batch
-
-
-def rows_of(folder: str, entries: list[Entry]) -> list[tuple]:
-    """Inventory rows for the entries of FOLDER; built in one pass, as this runs once per file.
-    A name that is not valid Unicode is stored escaped (findings.printable)."""
+def row_values(folder: str, entries: list[Entry]) -> list:
+    """The inventory rows of the entries of FOLDER laid end to end (an Entry's fields are a
+    row's, its name made the path), built by slices, as this runs once per file. A name that is
+    not valid Unicode is stored escaped (findings.printable)."""
     prefix = f"{folder}/" if folder else ""
-    if has_bad_encoding(prefix + "".join([entry[0] for entry in entries])):
-        return [(printable(prefix + e[0]), *e[1:]) for e in entries]
-    return [(prefix + e[0], *e[1:]) for e in entries]
+    values = list(chain.from_iterable(entries))
+    names = values[0::ROW_WIDTH]
+    if has_bad_encoding(prefix + "".join(names)):
+        values[0::ROW_WIDTH] = [printable(prefix + name) for name in names]
+    else:
+        values[0::ROW_WIDTH] = [prefix + name for name in names]
+    return values

@@ -11,7 +11,6 @@ has already judged keeps its judgement, instead of being compared with itself.""
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import chain
 
 from sqlite_utils import Database
 
@@ -24,7 +23,8 @@ CREATE TEMP TABLE IF NOT EXISTS scan_batch(
     path TEXT NOT NULL, is_dir INTEGER NOT NULL, size INTEGER NOT NULL, created REAL,
     modified REAL, accessed REAL, attributes INTEGER NOT NULL, link INTEGER NOT NULL)
 """
-ROW_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?)"
+ROW_WIDTH = 8  # values in a staged row, as STAGING lists them
+ROW_VALUES = "(" + ", ".join(["?"] * ROW_WIDTH) + ")"
 STAGE_ROWS = f"INSERT INTO temp.scan_batch VALUES {ROW_VALUES}"
 # Rows staged per statement: one statement binding a hundred rows costs about half as much per
 # row as a hundred statements of one.
@@ -98,17 +98,17 @@ def write_batch(
     db: Database,
     upn: str,
     scan_id: int,
-    rows: list[tuple],
+    values: list,
     findings: list[tuple],
     unseen: Sequence[str] = (),
 ) -> None:
-    """In one transaction: ROWS (path, is_dir, size, created, modified, accessed, attributes,
-    link) staged and merged into UPN's inventory for scan SCAN_ID, FINDINGS rows for
-    UPSERT_FINDING, and what the last scan saw below each UNSEEN folder (one that could not be
-    listed) kept as unverified."""
+    """In one transaction: VALUES, rows of ROW_WIDTH (path, is_dir, size, created, modified,
+    accessed, attributes, link) laid end to end, staged and merged into UPN's inventory for
+    scan SCAN_ID, FINDINGS rows for UPSERT_FINDING, and what the last scan saw below each
+    UNSEEN folder (one that could not be listed) kept as unverified."""
     with transaction(db):
-        if rows:
-            _stage(db, rows)
+        if values:
+            _stage(db, values)
             db.conn.execute(MERGE_BATCH, {"upn": upn, "scan": scan_id})
             # Without a WHERE, SQLite empties the table at once instead of row by row.
             db.conn.execute("DELETE FROM temp.scan_batch")
@@ -117,14 +117,12 @@ def write_batch(
             _keep_unseen_subtree(db, upn, scan_id, folder)
 
 
-def _stage(db: Database, rows: list[tuple]) -> None:
-    whole = len(rows) - len(rows) % STAGE_CHUNK
-    values = list(chain.from_iterable(rows[:whole]))
-    width = len(rows[0]) * STAGE_CHUNK
-    db.conn.executemany(
-        STAGE_CHUNKS, [values[at : at + width] for at in range(0, len(values), width)]
-    )
-    db.conn.executemany(STAGE_ROWS, rows[whole:])
+def _stage(db: Database, values: list) -> None:
+    width = ROW_WIDTH * STAGE_CHUNK
+    whole = len(values) - len(values) % width
+    db.conn.executemany(STAGE_CHUNKS, [values[at : at + width] for at in range(0, whole, width)])
+    rest = range(whole, len(values), ROW_WIDTH)
+    db.conn.executemany(STAGE_ROWS, [values[at : at + ROW_WIDTH] for at in rest])
 
 
 @contextmanager

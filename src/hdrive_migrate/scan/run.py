@@ -168,11 +168,11 @@ def _write(
         (user.upn, user.scan_id, kind, path, detail, at) for path, kind, detail in batch.unreadable
     ]
     unseen = [path for path, _, _ in batch.unreadable]
-    inventory.write_batch(db, user.upn, user.scan_id, batch.rows, findings, unseen)
+    inventory.write_batch(db, user.upn, user.scan_id, batch.values, findings, unseen)
     user.excluded[0] += batch.excluded_files
     user.excluded[1] += batch.excluded_folders
     if user.written is not None:
-        user.written[0] += len(batch.rows) - batch.folders
+        user.written[0] += batch.row_count - batch.folders
         user.written[1] += batch.folders
         user.written[2] += batch.size
     progress.listed(batch.listed, batch.size)

@@ -50,7 +50,10 @@ def _list_inline(source: Source, top: str, descend) -> Iterator[Listing]:
     pending = [""]
     while pending:
         listing = _list_one(source, top, pending.pop())
-        pending += _subfolders(listing, descend)
+        # Sub-folders in descending order, so that they are taken from the end in ascending
+        # order: the rows of one listing after another then go into the inventory's b-tree
+        # next to those just written, rather than all over it.
+        pending += sorted(_subfolders(listing, descend), reverse=True)
         yield listing
 
 

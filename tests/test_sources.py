@@ -4,6 +4,7 @@ loopback, the read-only guarantee, and parsing `[source] root`."""
 import os
 import shutil
 import signal
+import socket
 import stat
 import struct
 import tempfile
@@ -536,6 +537,56 @@ def test_dropped_connection_is_replaced(share: SambaShare) -> None:
     assert serving not in smbd_children(share)
     assert _names(source, "bob") == ["locked.txt", "notes.txt", "secret"]
     source.close()
+
+
+def test_a_connection_lost_while_the_base_folder_is_checked_is_replaced(share: SambaShare):
+    """Samba 4.17's smbd for one connection can panic opening a folder other connections open
+    at once (listers opening the base together): the source connects again, not gives up."""
+    with relay_cutting_first_create(share.host, share.port) as (port, cut):
+        source = SmbSource(share.host, port, share.share, "", share.user, share.password)
+        assert cut.is_set()
+        assert _names(source, "bob") == ["locked.txt", "notes.txt", "secret"]
+        source.close()
+
+
+SMB2_CREATE = 5
+
+
+@contextmanager
+def relay_cutting_first_create(host: str, port: int) -> Iterator[tuple[int, threading.Event]]:
+    """A loopback TCP relay to HOST:PORT that closes its first connection when the client's
+    first SMB2 CREATE arrives (unsent), as a server process that dies on it would; later
+    connections pass untouched. Yields the relay's port and an event set once it has cut."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    cut = threading.Event()
+
+    def pump(source: socket.socket, sink: socket.socket, cut_on_create: bool) -> None:
+        with suppress(OSError):
+            while header := source.recv(4, socket.MSG_WAITALL):
+                body = source.recv(struct.unpack(">I", header)[0] & 0xFFFFFF, socket.MSG_WAITALL)
+                if cut_on_create and struct.unpack_from("<H", body, 12)[0] == SMB2_CREATE:
+                    cut.set()
+                    break
+                sink.sendall(header + body)
+        for side in (source, sink):
+            with suppress(OSError):
+                side.shutdown(socket.SHUT_RDWR)
+
+    def serve() -> None:
+        first = True
+        with suppress(OSError):
+            while True:
+                client, _ = listener.accept()
+                server = socket.create_connection((host, port))
+                threading.Thread(target=pump, args=(client, server, first), daemon=True).start()
+                threading.Thread(target=pump, args=(server, client, False), daemon=True).start()
+                first = False
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield listener.getsockname()[1], cut
+    finally:
+        listener.close()
 
 
 def test_server_gone_is_a_source_error() -> None:

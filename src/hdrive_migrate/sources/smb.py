@@ -165,9 +165,8 @@ class SmbSource:
 
     def _check_base(self) -> None:
         """SourceError unless the base path is a folder this account can open."""
-        channel = self._connect()
         try:
-            channel.check_folder(self._remote(""))
+            channel, _ = self._attempt(lambda c: c.check_folder(self._remote("")))
         except _Lost as exc:
             raise self._translate("", "", exc) from exc
         except SMBResponseException as exc:
@@ -178,8 +177,7 @@ class SmbSource:
                 fix="correct the path in [source] root, or grant this account read access",
                 where=self.describe(),
             ) from exc
-        finally:
-            self._give_back(channel)
+        self._give_back(channel)
 
     def describe(self) -> str:
         return smb_url(*self._address, self._base)
@@ -234,7 +232,17 @@ class SmbSource:
     def _run(
         self, path: str, kind: str, operation: Callable[["_Channel"], T]
     ) -> tuple["_Channel", T]:
-        """(channel, OPERATION's result) on a borrowed channel, which the caller gives back."""
+        """(channel, OPERATION's result) on a borrowed channel, which the caller gives back;
+        failures translated for PATH (an EntryError of KIND, or SourceError)."""
+        try:
+            return self._attempt(operation)
+        except (_Lost, SMBResponseException) as exc:
+            raise self._translate(path, kind, exc) from exc
+
+    def _attempt(self, operation: Callable[["_Channel"], T]) -> tuple["_Channel", T]:
+        """(channel, OPERATION's result) on a borrowed channel, which the caller gives back.
+        A connection that dies under it is replaced once: an idle one the server dropped, or
+        the server's process for that connection gone (the rest of the server still serves)."""
         for attempt in (1, 2):
             channel = self._borrow()
             try:
@@ -242,8 +250,8 @@ class SmbSource:
             except (_Lost, SMBResponseException) as exc:
                 self._give_back(channel)
                 if isinstance(exc, _Lost) and attempt == 1:
-                    continue  # an idle connection the server has dropped: try a fresh one
-                raise self._translate(path, kind, exc) from exc
+                    continue
+                raise
         raise AssertionError("unreachable")
 
     def _translate(self, path: str, kind: str, exc: Exception) -> Exception:

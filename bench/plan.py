@@ -13,7 +13,6 @@ import hashlib
 import importlib.util
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +31,7 @@ from hdrive_migrate.config import Auth, Config, GraphSettings  # noqa: E402
 from hdrive_migrate.workspace import create_workspace  # noqa: E402
 
 from hometree import user_files  # noqa: E402
+from peak import measured  # noqa: E402
 
 POLICY = HERE.parent / "policies" / "personal-files.yaml"
 GOAL_RATIO = 3
@@ -106,18 +106,16 @@ def workspace(folder: Path, files: int, users: int) -> tuple[Path, float, int]:
 
 
 def run_plan(ws_dir: Path) -> tuple[float, int, str]:
-    """(seconds, peak resident KiB, stdout) of the whole `plan` command."""
+    """(seconds, peak resident KiB, stdout) of the whole `plan` command (peak.measured: a
+    child of this process, grown by the records it generated, would report its size)."""
     command = [str(HDRIVE), "plan", "--policy", str(POLICY), "-w", str(ws_dir)]
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        started = time.perf_counter()
-        child = subprocess.Popen(command, stdout=out, stderr=err, text=True)
-        _, status, usage = os.wait4(child.pid, 0)
-        seconds = time.perf_counter() - started
+        seconds, peak, code = measured(command, stdout=out, stderr=err, text=True)
         out.seek(0)
         err.seek(0)
-        if os.waitstatus_to_exitcode(status) != 0:
+        if code != 0:
             sys.exit(f"bench/plan.py: {' '.join(command)} failed: {err.read().strip()}")
-        return seconds, usage.ru_maxrss, out.read() + err.read()
+        return seconds, peak // 1024, out.read() + err.read()
 
 
 def main() -> None:

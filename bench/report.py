@@ -46,6 +46,7 @@ from hdrive_migrate.migrate.status import report as status_report  # noqa: E402
 from hdrive_migrate.workspace import create_workspace, open_workspace  # noqa: E402
 
 from hometree import user_files  # noqa: E402
+from peak import measured  # noqa: E402
 
 GOAL_STATUS_MS = 100  # the library call
 GOAL_STATUS_PROCESS_MS = 200  # the whole process, start-up included
@@ -242,18 +243,16 @@ def count_rows(ws_dir: Path, wave: str) -> tuple[float, int]:
 
 
 def run_measured(command: list[str]) -> tuple[float, int, str]:
-    """(seconds, peak resident KiB, stdout) of COMMAND, the peak from the child's own rusage."""
+    """(seconds, peak resident KiB, stdout) of COMMAND, its peak from its own rusage
+    (peak.measured: a child of this process, grown by the wave it generated, would report
+    this process's size)."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        started = time.perf_counter()
-        child = subprocess.Popen(command, stdout=out, stderr=err, text=True)
-        _, status, usage = os.wait4(child.pid, 0)
-        seconds = time.perf_counter() - started
-        child.returncode = os.waitstatus_to_exitcode(status)
+        seconds, peak, code = measured(command, stdout=out, stderr=err, text=True)
         out.seek(0)
         err.seek(0)
-        if child.returncode != 0:
+        if code != 0:
             sys.exit(f"bench/report.py: {' '.join(command)} failed: {err.read().strip()}")
-        return seconds, usage.ru_maxrss, out.read()
+        return seconds, peak // 1024, out.read()
 
 
 def status_latency(ws_dir: Path, upn: str, runs: int) -> tuple[float, float]:

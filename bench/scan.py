@@ -20,7 +20,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -29,6 +28,7 @@ sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
 import pytest  # noqa: E402
 
 from hometree import make_tree  # noqa: E402
+from peak import measured  # noqa: E402
 from samba import samba_share  # noqa: E402
 
 BIN = Path(sys.executable).parent / "hdrive-migrate"
@@ -56,18 +56,15 @@ def verdict(met: bool) -> str:
 
 
 def run_child(command: list[str], env: dict | None = None) -> tuple[float, int]:
-    """(seconds, peak RSS in bytes) of COMMAND and its processes, measured with wait4.
+    """(seconds, peak RSS in bytes) of COMMAND and its processes (peak.measured).
 
-    Output goes to /dev/null: held here, find's would grow this process, and a child started by
-    vfork reports its parent's size as its own peak."""
-    started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    stderr = process.stderr.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"{' '.join(command[:3])} failed: {stderr.decode()[-2000:]}")
-    return seconds, usage.ru_maxrss * 1024
+    Output goes to /dev/null: held here, find's would grow this process."""
+    with tempfile.TemporaryFile() as err:
+        seconds, peak, code = measured(command, stdout=subprocess.DEVNULL, stderr=err, env=env)
+        if code != 0:
+            err.seek(0)
+            sys.exit(f"{' '.join(command[:3])} failed: {err.read().decode()[-2000:]}")
+    return seconds, peak
 
 
 def count_entries(root: Path) -> int:

@@ -9,8 +9,9 @@ files decided migrate, with failures, blocks and open sessions), no scan or migr
 - `report`: the whole `hdrive-migrate report --wave W` process for a wave of --users users and
   --files files, beside `SELECT count(*)` over the same join (users, plans, decisions, files,
   transfers); goal at most 5x the count.
-- memory: the report's peak resident memory (the child's own rusage) for that wave and for a
-  wave of --compare-files files; goal flat (the larger at most 1.25x the smaller).
+- memory: the report's peak resident memory (its own rusage, read by bench/peak.py's launcher)
+  for that wave and for a wave of --compare-files files; goal flat (the larger at most 1.25x
+  the smaller).
 
     python bench/report.py [--users 200] [--files 1000000] [--compare-files 200000]
 

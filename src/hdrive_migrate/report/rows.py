@@ -227,7 +227,7 @@ class Chunk(NamedTuple):
     # sent], where a skipped-identical file sent nothing
 
 
-CHUNK = 4096  # files per chunk: one write of many lines costs what one line's write does
+CHUNK = 1024  # files per chunk: one write of many lines costs what one line's write does
 
 
 # Extension cells kept for one user at most; a user has few distinct extensions.

@@ -6,14 +6,32 @@ vforked) from a bench that has just generated a million records reports the benc
 its own peak. So the command is started from this module run as a fresh interpreter, a few
 megabytes in size, which times it and reads its peak with wait4.
 
-    seconds, peak_bytes, status = measured(command, stdout=..., stderr=..., env=...)
+    seconds, peak_bytes, stdout, stderr = run_measured(command, env=...)
 """
 
 import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
+
+
+def run_measured(
+    command: list[str], *, env: dict | None = None, keep_stdout: bool = True
+) -> tuple[float, int, str, str]:
+    """(wall seconds, peak RSS in bytes, stdout, stderr) of COMMAND; a failed command ends the
+    bench with the end of its stderr. Without KEEP_STDOUT its output goes to /dev/null (find's
+    over a million files need not be stored)."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        stdout = out if keep_stdout else subprocess.DEVNULL
+        seconds, peak, code = measured(command, stdout=stdout, stderr=err, env=env)
+        out.seek(0)
+        err.seek(0)
+        errors = err.read()
+        if code != 0:
+            sys.exit(f"bench: {' '.join(command[:3])} failed: {errors.strip()[-2000:]}")
+        return seconds, peak, out.read(), errors
 
 
 def measured(command: list[str], **popen) -> tuple[float, int, int]:

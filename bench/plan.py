@@ -31,7 +31,7 @@ from hdrive_migrate.config import Auth, Config, GraphSettings  # noqa: E402
 from hdrive_migrate.workspace import create_workspace  # noqa: E402
 
 from hometree import user_files  # noqa: E402
-from peak import measured  # noqa: E402
+from peak import run_measured  # noqa: E402
 
 POLICY = HERE.parent / "policies" / "personal-files.yaml"
 GOAL_RATIO = 3
@@ -106,16 +106,10 @@ def workspace(folder: Path, files: int, users: int) -> tuple[Path, float, int]:
 
 
 def run_plan(ws_dir: Path) -> tuple[float, int, str]:
-    """(seconds, peak resident KiB, stdout) of the whole `plan` command (peak.measured: a
-    child of this process, grown by the records it generated, would report its size)."""
+    """(seconds, peak resident KiB, stdout and stderr) of the whole `plan` command."""
     command = [str(HDRIVE), "plan", "--policy", str(POLICY), "-w", str(ws_dir)]
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        seconds, peak, code = measured(command, stdout=out, stderr=err, text=True)
-        out.seek(0)
-        err.seek(0)
-        if code != 0:
-            sys.exit(f"bench/plan.py: {' '.join(command)} failed: {err.read().strip()}")
-        return seconds, peak // 1024, out.read() + err.read()
+    seconds, peak, out, err = run_measured(command)
+    return seconds, peak // 1024, out + err
 
 
 def main() -> None:

@@ -47,7 +47,7 @@ from hdrive_migrate.migrate.status import report as status_report  # noqa: E402
 from hdrive_migrate.workspace import create_workspace, open_workspace  # noqa: E402
 
 from hometree import user_files  # noqa: E402
-from peak import measured  # noqa: E402
+from peak import run_measured  # noqa: E402
 
 GOAL_STATUS_MS = 100  # the library call
 GOAL_STATUS_PROCESS_MS = 200  # the whole process, start-up included
@@ -243,24 +243,12 @@ def count_rows(ws_dir: Path, wave: str) -> tuple[float, int]:
         return time.perf_counter() - started, rows
 
 
-def run_measured(command: list[str]) -> tuple[float, int, str]:
-    """(seconds, peak resident KiB, stdout) of COMMAND, its peak from its own rusage
-    (peak.measured: a child of this process, grown by the wave it generated, would report
-    this process's size)."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        seconds, peak, code = measured(command, stdout=out, stderr=err, text=True)
-        out.seek(0)
-        err.seek(0)
-        if code != 0:
-            sys.exit(f"bench/report.py: {' '.join(command)} failed: {err.read().strip()}")
-        return seconds, peak // 1024, out.read()
-
-
 def status_latency(ws_dir: Path, upn: str, runs: int) -> tuple[float, float]:
     """Median seconds of the whole `status --json` process and of the library call."""
     whole = []
     for _ in range(runs):
-        seconds, _, out = run_measured([str(HDRIVE), "status", upn, "--json", "-w", str(ws_dir)])
+        command = [str(HDRIVE), "status", upn, "--json", "-w", str(ws_dir)]
+        seconds, _, out, _ = run_measured(command)
         json.loads(out)
         whole.append(seconds)
     calls = []
@@ -354,7 +342,7 @@ def measure(ws_dir: Path, upn: str, args) -> None:
         count_seconds, rows = count_rows(ws_dir, wave)
         out = ws_dir.parent / f"report-{wave}"
         command = [str(HDRIVE), "report", "--wave", wave, "--out", str(out), "-w", str(ws_dir)]
-        seconds, peak, _ = run_measured(command)
+        seconds, peak, _, _ = run_measured(command)
         peaks[wave] = peak
         ratio = seconds / count_seconds
         check = subprocess.run(
@@ -364,7 +352,7 @@ def measure(ws_dir: Path, upn: str, args) -> None:
         print(
             f"wave {wave:5} count {rows:>9,} rows in {count_seconds:6.2f} s; report "
             f"{seconds:6.2f} s = {ratio:5.1f}x the count (goal at most {GOAL_RATIO}x: "
-            f"{verdict(ratio <= GOAL_RATIO)}); peak memory {peak / 1024:6.1f} MiB; "
+            f"{verdict(ratio <= GOAL_RATIO)}); peak memory {peak / 1024**2:6.1f} MiB; "
             f"{size / 2**20:,.0f} MiB written; sha256sum -c "
             f"{'passed' if check.returncode == 0 else 'FAILED'}",
             flush=True,

@@ -28,7 +28,7 @@ sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
 import pytest  # noqa: E402
 
 from hometree import make_tree  # noqa: E402
-from peak import measured  # noqa: E402
+from peak import run_measured  # noqa: E402
 from samba import samba_share  # noqa: E402
 
 BIN = Path(sys.executable).parent / "hdrive-migrate"
@@ -56,14 +56,8 @@ def verdict(met: bool) -> str:
 
 
 def run_child(command: list[str], env: dict | None = None) -> tuple[float, int]:
-    """(seconds, peak RSS in bytes) of COMMAND and its processes (peak.measured).
-
-    Output goes to /dev/null: held here, find's would grow this process."""
-    with tempfile.TemporaryFile() as err:
-        seconds, peak, code = measured(command, stdout=subprocess.DEVNULL, stderr=err, env=env)
-        if code != 0:
-            err.seek(0)
-            sys.exit(f"{' '.join(command[:3])} failed: {err.read().decode()[-2000:]}")
+    """(seconds, peak RSS in bytes) of COMMAND and its processes, its output not kept."""
+    seconds, peak, _, _ = run_measured(command, env=env, keep_stdout=False)
     return seconds, peak
 
 

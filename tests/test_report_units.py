@@ -2,8 +2,11 @@
 and file names, the mapping of outcomes to SPMT's words, and the template shipped with the
 package."""
 
+import csv
+import sqlite3
 from collections import Counter
 from dataclasses import replace
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
@@ -15,7 +18,7 @@ from sqlite_utils import Database
 from hdrive_migrate.errors import HdriveError
 from hdrive_migrate.migrate.reasons import REASONS, Reason
 from hdrive_migrate.migrate.status import Report, UserState, Verification
-from hdrive_migrate.outputs import FORMULA_STARTS
+from hdrive_migrate.outputs import FORMULA_STARTS, csv_cell
 from hdrive_migrate.report import failures_doc
 from hdrive_migrate.report.charts import MAX_BUCKETS, PLOT_HEIGHT, bar_chart, time_chart
 from hdrive_migrate.report.columns import OUTCOMES
@@ -26,9 +29,9 @@ from hdrive_migrate.report.rows import (
     RENAMED_MESSAGE,
     STATUSES,
     extension,
-    source_path,
+    source_cell,
     user_cells,
-    utc_second,
+    utc_second_sql,
 )
 from hdrive_migrate.report.summary import TEMPLATE
 from hdrive_migrate.report.tally import Timeline
@@ -120,7 +123,7 @@ def test_only_our_names_count_from_a_previous_sha256sums(tmp_path):
 
 def _source(root: str, folder: str, path: str) -> str:
     cells = user_cells(_empty_workspace(), "a@b.test", source_root=root, folder=folder, block=None)
-    return source_path(cells, path)
+    return next(csv.reader([source_cell(cells, path)]))[0]
 
 
 def _empty_workspace():
@@ -157,11 +160,40 @@ def test_the_extension_is_what_follows_the_last_dot(name):
     assert _extension(name) == (suffix if dot and stem else "")
 
 
+def _utc_second(seconds: float | None) -> str | None:
+    row = sqlite3.connect(":memory:").execute(
+        f"SELECT {utc_second_sql('t')} FROM (SELECT ? AS t)", [seconds]
+    )
+    return row.fetchone()[0]
+
+
 def test_register_times_are_floored_to_the_second_in_utc():
-    assert utc_second(1_700_000_000.999) == "2023-11-14T22:13:20+00:00"
-    assert utc_second(-0.5) == "1969-12-31T23:59:59+00:00"
-    assert utc_second(None) is None
-    assert utc_second(1e20) is None  # past any calendar: an empty cell, not a crash
+    assert _utc_second(1_700_000_000.999) == "2023-11-14T22:13:20+00:00"
+    assert _utc_second(-0.5) == "1969-12-31T23:59:59+00:00"
+    assert _utc_second(-62_135_596_800.0) == "0001-01-01T00:00:00+00:00"
+    assert _utc_second(None) is None
+    assert _utc_second(1e20) is None  # past any calendar: an empty cell, not a crash
+    assert _utc_second(-1e20) is None
+
+
+@given(st.floats(min_value=-62_135_596_800, max_value=253_402_300_799.99))
+def test_register_times_are_python_s_utc_second(seconds):
+    floored = datetime.fromtimestamp(seconds // 1, UTC).isoformat()
+    assert _utc_second(seconds) == floored
+
+
+@given(
+    st.sampled_from(["\\\\files01\\home", "/srv/homes/", "=cmd|", "'x", '"q"\\']),
+    st.text(st.characters(exclude_characters="\x00", exclude_categories=["Cs"]), max_size=8),
+    st.text(st.characters(exclude_characters="\x00", exclude_categories=["Cs"]), min_size=1),
+)
+def test_a_source_cell_is_the_csv_cell_of_the_source_path(root, folder, path):
+    cells = user_cells(_empty_workspace(), "a@b.test", source_root=root, folder=folder, block=None)
+    backslash = "\\" in root
+    sep = "\\" if backslash else "/"
+    whole = root.rstrip("\\/") + sep + folder + sep
+    whole += path.replace("/", "\\") if backslash else path
+    assert source_cell(cells, path) == csv_cell(whole)
 
 
 def test_the_tool_s_own_words_never_start_like_a_formula():

@@ -13,8 +13,6 @@ share (a rule, an outcome's words) is made once per user.
 """
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
-from math import floor
 from typing import NamedTuple
 
 from sqlite_utils import Database
@@ -22,7 +20,7 @@ from sqlite_utils import Database
 from hdrive_migrate.migrate.reasons import REASONS
 from hdrive_migrate.migrate.status import GOOD, Cause, reason_cause
 from hdrive_migrate.outputs import csv_cell
-from hdrive_migrate.plan.current import EFFECTIVE_SQL
+from hdrive_migrate.plan.current import EVERY_EFFECTIVE_SQL
 from hdrive_migrate.report.columns import NOT_MIGRATED, NOT_STARTED, REGISTERS
 
 REVIEW_RULE = "review"  # the `rule` of a file whose effective decision a reviewer made
@@ -51,7 +49,9 @@ class UserCells(NamedTuple):
 
     upn: str
     upn_cell: str  # the UPN as a CSV cell (Task ID, and the registers' upn)
-    prefix: str  # the user's home folder on the share, with the root's separator
+    # The user's home folder on the share, with the root's separator, as the start of a CSV
+    # cell: every source cell starts so (`source_cell`).
+    source_start: str
     backslash: bool  # the root's separator is `\`, so the paths' `/` become `\`
     policy: str  # the policy cells (columns.POLICY_COLUMNS) joined, for registers and manifests
     policy_version: str  # the policy version as a cell of items.csv
@@ -77,10 +77,11 @@ def user_cells(
     backslash = "\\" in source_root
     sep = "\\" if backslash else "/"
     policy = _policy(db, upn)
+    prefix = source_root.rstrip("\\/") + sep + folder + sep
     return UserCells(
         upn=upn,
         upn_cell=csv_cell(upn),
-        prefix=source_root.rstrip("\\/") + sep + folder + sep,
+        source_start=csv_cell(prefix)[:-1],
         backslash=backslash,
         policy=",".join(csv_cell(value) for value in policy),
         policy_version=csv_cell(policy.policy_version),
@@ -99,9 +100,12 @@ def _policy(db: Database, upn: str) -> Policy:
     return Policy(*row) if row else Policy(0, None, None, None)
 
 
-def source_path(cells: UserCells, path: str) -> str:
-    """The file at PATH (in the user's home folder) on the share, with the root's separators."""
-    return cells.prefix + (path.replace("/", "\\") if cells.backslash else path)
+def source_cell(cells: UserCells, path: str) -> str:
+    """The file at PATH (in the user's home folder) on the share, with the root's separators,
+    as a CSV cell (`csv_cell`) made from the cell's start made once: the prefix is never
+    empty, and a formula is told by the first character alone."""
+    tail = path.replace("/", "\\") if cells.backslash else path
+    return cells.source_start + tail.replace('"', '""') + '"'
 
 
 def extension(name: str) -> str | None:
@@ -109,17 +113,6 @@ def extension(name: str) -> str | None:
     would expect ("a." has an empty one)."""
     dot = name.rfind(".")
     return name[dot + 1 :] if dot > 0 else None
-
-
-def utc_second(seconds: float | None) -> str | None:
-    """POSIX SECONDS as UTC ISO 8601 to the second, as the workspace stores times: floored, so
-    a time never moves to the next second; None for a time no calendar date can show."""
-    if seconds is None:
-        return None
-    try:
-        return datetime.fromtimestamp(floor(seconds), UTC).isoformat()
-    except (OverflowError, OSError, ValueError):
-        return None
 
 
 def _words(text: str) -> str:
@@ -196,21 +189,41 @@ def _fixed(cell: str) -> str:
     return cell.replace("%", "%%")
 
 
+def utc_second_sql(seconds: str) -> str:
+    """SQL for the POSIX SECONDS column as UTC ISO 8601 to the second, as the workspace stores
+    times: floored, so a time never moves to the next second; NULL outside years 1 to 9999,
+    which no calendar cell shows."""
+    whole = f"CAST({seconds} AS INTEGER)"
+    return (
+        f"CASE WHEN {seconds} >= {_FIRST_SECOND} AND {seconds} < {_PAST_LAST_SECOND}"
+        f" THEN strftime('%Y-%m-%dT%H:%M:%S+00:00', {whole} - ({seconds} < {whole}),"
+        " 'unixepoch') END"
+    )
+
+
+_FIRST_SECOND = -62_135_596_800  # 0001-01-01T00:00:00Z
+_PAST_LAST_SECOND = 253_402_300_800  # 10000-01-01T00:00:00Z
+
+# Only a register shows a file's modified time.
+_REGISTERED_SQL = ", ".join(f"'{action}'" for action in sorted(REGISTERED))
+# A disposed file's certificate is its first disposal's; a user's are gathered once.
 _FILE_SQL = f"""
-    WITH effective AS ({EFFECTIVE_SQL})
+    WITH effective AS ({EVERY_EFFECTIVE_SQL})
     SELECT e.path, e.action, t.state, COALESCE(f.size, t.source_size, 0),
            COALESCE(t.target_path, CASE WHEN e.action = 'migrate' THEN e.target_path END),
            CASE WHEN e.review_id IS NULL THEN e.rule_id ELSE '{REVIEW_RULE}' END,
            COALESCE(f.sha256, t.sha256), COALESCE(f.quick_xor, t.quick_xor),
            COALESCE(t.finished_at, t.started_at), t.item_id, t.run_id, t.reason, t.detail,
-           f.modified, e.reason, e.rule_description, e.reviewer, e.label,
-           CASE WHEN e.action = 'dispose_after_approval' THEN (
-               SELECT d.certificate FROM disposal_items AS i
-               JOIN disposals AS d ON d.id = i.disposal_id
-               WHERE i.upn = e.upn AND i.path = e.path ORDER BY d.id LIMIT 1) END
+           CASE WHEN e.action IN ({_REGISTERED_SQL}) THEN {utc_second_sql("f.modified")} END,
+           e.reason, e.rule_description, e.reviewer, e.label,
+           CASE WHEN e.action = 'dispose_after_approval' THEN c.certificate END
     FROM effective AS e
     LEFT JOIN files AS f ON f.upn = e.upn AND f.path = e.path
     LEFT JOIN transfers AS t ON t.upn = e.upn AND t.path = e.path
+    LEFT JOIN (
+        SELECT i.path AS disposed_path, d.certificate AS certificate, MIN(d.id)
+        FROM disposal_items AS i JOIN disposals AS d ON d.id = i.disposal_id
+        WHERE i.upn = :upn GROUP BY i.path) AS c ON c.disposed_path = e.path
     ORDER BY e.path
 """
 
@@ -274,10 +287,10 @@ class _Lines:
         groups, good = chunk.groups, chunk.good
         for (
             path, action, state, size, target, rule, sha256, quick_xor, time, item_id, job,
-            failure, detail, modified, reason, description, reviewer, label, certificate,
+            failure, detail, modified_at, reason, description, reviewer, label, certificate,
         ) in rows:  # fmt: skip
             outcome = state or (NOT_STARTED if action == "migrate" else NOT_MIGRATED)
-            source = text(source_path(cells, path))
+            source = source_cell(cells, path)
             target_cell, item_cell, quick_xor_cell = text(target), text(item_id), text(quick_xor)
             rule_cell = rule_cells.get(rule)
             if rule_cell is None:
@@ -308,7 +321,7 @@ class _Lines:
             )  # fmt: skip
             if action in REGISTERED:
                 line = register_template % (
-                    source, text(path), size, utc_second(modified) or "", sha256,
+                    source, text(path), size, modified_at or "", sha256,
                     quick_xor_cell, action, rule_cell, text(description), text(reason),
                     text(reviewer), text(label), text(certificate),
                 )  # fmt: skip

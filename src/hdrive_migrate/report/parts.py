@@ -15,7 +15,7 @@ import shutil
 import sqlite3
 import tempfile
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,15 +129,13 @@ def write_in_parts(
             pending = [pool.submit(_write_job, job) for job in jobs]
             # This process writes the first part itself, straight into the files.
             written = [write_users(db, parts[0], folder, source_root, items, registers)]
-            for job, future in zip(jobs, pending, strict=True):
+            for future in pending:
                 result = future.result()
                 if isinstance(result, _Failure):
                     raise HdriveError(result.what, fix=result.fix, where=result.where)
                 folder.written.extend(result.manifests)  # written by another process's copy
-                _join(job.part_file("items"), items)
-                for name, lines in _register_lines(registers).items():
-                    _join(job.part_file(name), lines)
                 written.append(result)
+        _join_parts(jobs, {"items": items, **_register_lines(registers)})
         return written
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -221,6 +219,19 @@ def _write_job(job: _Job) -> Part | _Failure:
         return _Failure(exc.what, exc.fix, exc.where)
     finally:
         connection.close()
+
+
+def _join_parts(jobs: list[_Job], files: dict[str, Lines]) -> None:
+    """Append each job's part of FILES (name -> lines) in job order. Each file is joined in a
+    thread of its own: the kernel copies, and the copies of different files overlap."""
+
+    def join_file(name: str, lines: Lines) -> None:
+        for job in jobs:
+            _join(job.part_file(name), lines)
+
+    with ThreadPoolExecutor(os.cpu_count()) as pool:
+        for joined in [pool.submit(join_file, name, lines) for name, lines in files.items()]:
+            joined.result()
 
 
 def _join(part: Path, lines: Lines) -> None:

@@ -72,6 +72,6 @@ def effective_decisions(db: Database, upns: Iterable[str]) -> Iterator[Effective
     """The effective decision of every planned file of UPNS, user by user in the order given,
     each user's files in path order. Users without a plan yield nothing."""
     for upn in upns:
-        cursor = db.execute(f"{EVERY_EFFECTIVE_SQL} ORDER BY d.path", {"upn": upn})
+        cursor = db.execute(f"{EFFECTIVE_SQL} ORDER BY d.path", {"upn": upn})
         for row in cursor:
             yield Effective(*row)

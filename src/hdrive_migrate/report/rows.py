@@ -189,6 +189,10 @@ def _fixed(cell: str) -> str:
     return cell.replace("%", "%%")
 
 
+_FIRST_SECOND = -62_135_596_800  # 0001-01-01T00:00:00Z
+_PAST_LAST_SECOND = 253_402_300_800  # 10000-01-01T00:00:00Z
+
+
 def utc_second_sql(seconds: str) -> str:
     """SQL for the POSIX SECONDS column as UTC ISO 8601 to the second, as the workspace stores
     times: floored, so a time never moves to the next second; NULL outside years 1 to 9999,
@@ -200,9 +204,6 @@ def utc_second_sql(seconds: str) -> str:
         " 'unixepoch') END"
     )
 
-
-_FIRST_SECOND = -62_135_596_800  # 0001-01-01T00:00:00Z
-_PAST_LAST_SECOND = 253_402_300_800  # 10000-01-01T00:00:00Z
 
 # Only a register shows a file's modified time.
 _REGISTERED_SQL = ", ".join(f"'{action}'" for action in sorted(REGISTERED))
